@@ -1,0 +1,92 @@
+import type { Backend, BackendMemory, DataId, TensorInfo } from '../../backend.js';
+import type { DataArray, DType } from '../../dtype.js';
+import { convKernels } from './conv.js';
+import { elementwiseKernels } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { nnKernels } from './nn.js';
+import { reduceKernels } from './reduce.js';
+import { shapeKernels } from './shape.js';
+import type { JsKernel, Store } from './types.js';
+
+/** Every reference kernel, by op name. */
+export const referenceKernels: Readonly<Record<string, JsKernel>> = {
+  ...elementwiseKernels,
+  ...reduceKernels,
+  matmul,
+  ...shapeKernels,
+  ...nnKernels,
+  ...convKernels,
+};
+
+export interface JsBackendOptions {
+  /** Name to register under (default 'js', or 'js64' with float64). */
+  name?: string;
+  /** Store f32 tensors as float64 and compute in float64: the oracle the conformance suite compares against. */
+  float64?: boolean;
+}
+
+/**
+ * The reference backend: every op in plain TypeScript, simple and obviously correct. Kernels compute
+ * in float64 and store to the tensor's array (rounding to f32 in the default variant). Not a speed target.
+ */
+export class JsBackend implements Backend {
+  readonly name: string;
+  readonly float64: boolean;
+  private bytes = 0;
+  private buffers = 0;
+
+  constructor(opts: JsBackendOptions = {}) {
+    this.float64 = opts.float64 ?? false;
+    this.name = opts.name ?? (this.float64 ? 'js64' : 'js');
+  }
+
+  allocate(size: number, dtype: DType, values?: ArrayLike<number>): DataId {
+    const array =
+      dtype === 'i32' ? new Int32Array(size) : this.float64 ? new Float64Array(size) : new Float32Array(size);
+    if (values) array.set(values);
+    this.bytes += size * 4;
+    this.buffers++;
+    const store: Store = { array };
+    return store;
+  }
+
+  async read(data: DataId, dtype: DType, size: number): Promise<DataArray> {
+    return this.readSync(data, dtype, size);
+  }
+
+  readSync(data: DataId, _dtype: DType, _size: number): DataArray {
+    return (data as Store).array.slice();
+  }
+
+  free(data: DataId): void {
+    this.bytes -= (data as Store).array.length * 4;
+    this.buffers--;
+    (data as Store).array = new Float32Array(0);
+  }
+
+  hasKernel(name: string): boolean {
+    return Object.hasOwn(referenceKernels, name);
+  }
+
+  kernelNames(): readonly string[] {
+    return Object.keys(referenceKernels);
+  }
+
+  runKernel(
+    name: string,
+    inputs: readonly TensorInfo[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): void {
+    const view = (t: TensorInfo) => ({ array: (t.data as Store).array, shape: t.shape, dtype: t.dtype });
+    referenceKernels[name](inputs.map(view), outputs.map(view), attrs);
+  }
+
+  memory(): BackendMemory {
+    return { bytes: this.bytes, buffers: this.buffers };
+  }
+
+  info(): Record<string, unknown> {
+    return { backend: this.name, precision: this.float64 ? 'float64' : 'float32' };
+  }
+}

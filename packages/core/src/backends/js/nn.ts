@@ -1,0 +1,96 @@
+import type { CrossEntropyKernelAttrs, NormKernelAttrs, RowKernelAttrs } from '../../ops/nn.js';
+import type { JsKernel } from './types.js';
+
+function rowMax(a: ArrayLike<number>, off: number, n: number): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < n; j++) m = Math.max(m, a[off + j]);
+  return m;
+}
+
+/** log Σ exp over one row, max-subtracted. */
+function rowLogSumExp(a: ArrayLike<number>, off: number, n: number): number {
+  const m = rowMax(a, off, n);
+  let s = 0;
+  for (let j = 0; j < n; j++) s += Math.exp(a[off + j] - m);
+  return m + Math.log(s);
+}
+
+const softmax: JsKernel = ([x], [y], { rows, size }: RowKernelAttrs) => {
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    const m = rowMax(x.array, off, size);
+    let s = 0;
+    for (let j = 0; j < size; j++) s += Math.exp(x.array[off + j] - m);
+    for (let j = 0; j < size; j++) y.array[off + j] = Math.exp(x.array[off + j] - m) / s;
+  }
+};
+
+const logSoftmax: JsKernel = ([x], [y], { rows, size }: RowKernelAttrs) => {
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    const lse = rowLogSumExp(x.array, off, size);
+    for (let j = 0; j < size; j++) y.array[off + j] = x.array[off + j] - lse;
+  }
+};
+
+const crossEntropy: JsKernel = (
+  [x, labels],
+  [y],
+  { rows, size, labelSmoothing }: CrossEntropyKernelAttrs,
+) => {
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    const label = labels.array[r];
+    if (label < 0 || label >= size)
+      throw new RangeError(`crossEntropy: label ${label} in row ${r} is out of range [0, ${size})`);
+    let total = 0;
+    for (let j = 0; j < size; j++) total += x.array[off + j];
+    y.array[r] =
+      rowLogSumExp(x.array, off, size) -
+      (1 - labelSmoothing) * x.array[off + label] -
+      (labelSmoothing / size) * total;
+  }
+};
+
+const layerNorm: JsKernel = ([x, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    let mu = 0;
+    for (let j = 0; j < size; j++) mu += x.array[off + j];
+    mu /= size;
+    let v = 0;
+    for (let j = 0; j < size; j++) v += (x.array[off + j] - mu) ** 2;
+    const rstd = 1 / Math.sqrt(v / size + eps);
+    for (let j = 0; j < size; j++)
+      y.array[off + j] = (x.array[off + j] - mu) * rstd * gamma.array[j] + beta.array[j];
+  }
+};
+
+const rmsNorm: JsKernel = ([x, gamma], [y], { rows, size, eps }: NormKernelAttrs) => {
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    let ms = 0;
+    for (let j = 0; j < size; j++) ms += x.array[off + j] ** 2;
+    const rstd = 1 / Math.sqrt(ms / size + eps);
+    for (let j = 0; j < size; j++) y.array[off + j] = x.array[off + j] * rstd * gamma.array[j];
+  }
+};
+
+const batchNorm: JsKernel = ([x, mean, variance, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < size; c++) {
+      const i = r * size + c;
+      y.array[i] =
+        ((x.array[i] - mean.array[c]) / Math.sqrt(variance.array[c] + eps)) * gamma.array[c] + beta.array[c];
+    }
+  }
+};
+
+export const nnKernels: Record<string, JsKernel> = {
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  layerNorm,
+  rmsNorm,
+  batchNorm,
+};

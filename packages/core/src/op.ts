@@ -1,0 +1,106 @@
+import type { GradNode } from './autograd/node.js';
+import type { DType } from './dtype.js';
+import { engine } from './engine.js';
+import { DescentError, fmtShape } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+export interface OutputSpec {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** What a backward rule is given. `grads[i]` is null when output i got no gradient. */
+export interface GradContext<A> {
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly attrs: A;
+  readonly grads: readonly (Tensor | null)[];
+}
+
+/**
+ * An op, defined once: its name (the kernel name every backend implements), shape/dtype inference
+ * with validation, the canonical attrs handed to kernels, and the backward rule written with other
+ * ops (so gradients run on every backend and can themselves be differentiated).
+ */
+export interface OpDef<A = any> {
+  readonly name: string;
+  /** Validates inputs/attrs (throwing errors that name the op, shapes and dtypes) and infers outputs. */
+  infer(inputs: readonly Tensor[], attrs: A): OutputSpec[];
+  /** The attrs the kernel receives; defaults to `attrs`. */
+  kernelAttrs?(inputs: readonly Tensor[], attrs: A, outputs: readonly OutputSpec[]): unknown;
+  /**
+   * Gradients for each input (null = no gradient), computed with ops. Absent for ops that are not
+   * differentiable (comparisons, argmax, casts to i32).
+   */
+  backward?(ctx: GradContext<A>): (Tensor | null)[];
+  /** Indices of inputs that can receive gradients (default: every f32 input). */
+  readonly differentiableInputs?: readonly number[];
+}
+
+const registry = new Map<string, OpDef>();
+
+/** Declares an op. Registering a name twice is an error (ops are defined once). */
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (registry.has(def.name)) throw new DescentError('defineOp', `op '${def.name}' is defined twice`);
+  registry.set(def.name, def as OpDef);
+  return def;
+}
+
+/** Every op with a kernel, by name. */
+export function opRegistry(): ReadonlyMap<string, OpDef> {
+  return registry;
+}
+
+/** Throws unless every input is alive and all inputs live on one backend. */
+export function checkInputs(op: string, inputs: readonly Tensor[]): void {
+  for (const t of inputs) t.assertAlive(op);
+  for (let i = 1; i < inputs.length; i++) {
+    if (inputs[i].storage.backend !== inputs[0].storage.backend) {
+      const list = inputs.map((t) => `${fmtShape(t.shape)} on '${t.backend}'`).join(', ');
+      throw new DescentError(
+        op,
+        `inputs live on different backends (${list}); move them with tensor.to(name) first`,
+      );
+    }
+  }
+}
+
+/** Applies an op: validate, allocate outputs, run the backend's kernel, record on the tape. */
+export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+  checkInputs(def.name, inputs);
+  const backend = inputs.length > 0 ? inputs[0].storage.backend : engine.backend();
+  const specs = def.infer(inputs, attrs);
+  if (!backend.hasKernel(def.name)) {
+    throw new DescentError(def.name, `backend '${backend.name}' has no kernel for op '${def.name}'`);
+  }
+  const kernelAttrs = def.kernelAttrs ? def.kernelAttrs(inputs, attrs, specs) : attrs;
+  const outputs: Tensor[] = [];
+  try {
+    for (const s of specs) outputs.push(engine.makeTensor(backend, s.shape, s.dtype));
+    engine.runKernel(backend, def.name, inputs, outputs, kernelAttrs);
+  } catch (e) {
+    for (const o of outputs) o.dispose();
+    throw e;
+  }
+  record(def, inputs, outputs, attrs);
+  return outputs;
+}
+
+/** Records a node when grad is enabled and some differentiable input requires grad. */
+export function record<A>(
+  def: OpDef<A>,
+  inputs: readonly Tensor[],
+  outputs: readonly Tensor[],
+  attrs: A,
+): void {
+  if (!engine.gradEnabled || !def.backward) return;
+  const diff = def.differentiableInputs ?? inputs.map((_, i) => i);
+  if (!diff.some((i) => inputs[i]?.requiresGrad)) return;
+  const node: GradNode = { op: def as OpDef, inputs, outputs, attrs, released: false };
+  outputs.forEach((o, i) => {
+    if (o.dtype !== 'f32') return;
+    o.requiresGrad = true;
+    o.node = node;
+    o.outputIndex = i;
+  });
+}
