@@ -119,7 +119,14 @@ function gradImpl(f: Fn, argnums: readonly number[], args: Tensor[]): { value: T
       gmap = runBackward([value], [seed], new Set(watched), { createGraph: nested });
       if (!nested) seed.dispose();
     }
-    const grads = watched.map((w) => gmap.get(w) ?? zerosLikeGrad(w));
+    // A rule may hand one tensor to several inputs (add); give each caller its own handle.
+    const seen = new Set<Tensor>();
+    const grads = watched.map((w) => {
+      const g = gmap.get(w) ?? zerosLikeGrad(w);
+      if (seen.has(g)) return engine.makeView(g, g.shape);
+      seen.add(g);
+      return g;
+    });
     if (!nested) for (const w of watched) w.dispose();
     return { value, grads };
   } finally {

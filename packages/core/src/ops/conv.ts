@@ -190,29 +190,47 @@ export const Conv2dBackpropFilter: OpDef<Conv2dGeometry> = defineOp<Conv2dGeomet
   ],
 });
 
-function convGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions | Conv2dGeometry): Conv2dGeometry {
-  if ('outH' in opts) return opts;
-  if (w.rank !== 4)
-    throw new DescentError('conv2d', `filter must be [KH, KW, Cin/groups, Cout], got ${fmtShape(w.shape)}`);
-  const g = geometry('conv2d', x.shape, w.shape[0], w.shape[1], w.shape[3], opts);
+/** The kernel geometry of conv2d(x, w, opts) for these shapes, validated (groups, channels, padding). */
+export function conv2dGeometry(
+  x: readonly number[],
+  w: readonly number[],
+  opts: Conv2dOptions = {},
+): Conv2dGeometry {
+  if (w.length !== 4)
+    throw new DescentError('conv2d', `filter must be [KH, KW, Cin/groups, Cout], got ${fmtShape(w)}`);
+  const g = geometry('conv2d', x, w[0], w[1], w[3], opts);
   if (!Number.isInteger(g.groups) || g.groups < 1 || g.inC % g.groups !== 0 || g.outC % g.groups !== 0) {
     throw new DescentError(
       'conv2d',
       `groups=${g.groups} must divide input channels ${g.inC} and output channels ${g.outC}`,
     );
   }
-  if (w.shape[2] !== g.inC / g.groups) {
+  if (w[2] !== g.inC / g.groups) {
     throw new DescentError(
       'conv2d',
-      `filter ${fmtShape(w.shape)} has ${w.shape[2]} input channels, expected Cin/groups = ${g.inC}/${g.groups} = ${g.inC / g.groups} for input ${fmtShape(x.shape)}`,
+      `filter ${fmtShape(w)} has ${w[2]} input channels, expected Cin/groups = ${g.inC}/${g.groups} = ${g.inC / g.groups} for input ${fmtShape(x)}`,
     );
   }
   return g;
 }
 
+/** The kernel geometry of a 2-D pool over x (output channels = input channels). */
+export function pool2dGeometry(
+  op: string,
+  x: readonly number[],
+  kernelSize: number | [number, number],
+  opts: Pool2dOptions = {},
+): Conv2dGeometry {
+  const [kH, kW] = pair(op, 'kernel size', kernelSize, 1);
+  return geometry(op, x, kH, kW, x[3] ?? 0, {
+    strides: opts.strides ?? [kH, kW],
+    padding: opts.padding ?? 'valid',
+  });
+}
+
 /** 2-D convolution, NHWC input, [KH, KW, Cin/groups, Cout] filter. */
 export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions | Conv2dGeometry = {}): Tensor {
-  return runOp(Conv2d, [x, w], convGeometry(x, w, opts))[0];
+  return runOp(Conv2d, [x, w], 'outH' in opts ? opts : conv2dGeometry(x.shape, w.shape, opts))[0];
 }
 export const conv2dBackpropInput = (dy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor =>
   runOp(Conv2dBackpropInput, [dy, w], g)[0];
@@ -233,11 +251,7 @@ function poolGeometry(
   opts: Pool2dOptions,
 ): Conv2dGeometry {
   checkF32(op, x);
-  const [kH, kW] = pair(op, 'kernel size', kernelSize, 1);
-  return geometry(op, x.shape, kH, kW, x.shape[3] ?? 0, {
-    strides: opts.strides ?? [kH, kW],
-    padding: opts.padding ?? 'valid',
-  });
+  return pool2dGeometry(op, x.shape, kernelSize, opts);
 }
 
 /** Max over each window; padding never wins (it counts as −∞). Backward routes to the first maximum. */

@@ -91,7 +91,8 @@ export function scalar(value: number, opts: CreateOptions = {}): Tensor {
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   checkShape('full', shape);
   const dtype = opts.dtype ?? 'f32';
-  const host = allocHost(dtype, sizeOf(shape));
+  // Float64 host values: the backend rounds to its storage type (the float64 reference keeps `value` exact).
+  const host = dtype === 'i32' ? new Int32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
   host.fill(value);
   return engine.makeTensor(backendFor(opts), shape, dtype, host);
 }

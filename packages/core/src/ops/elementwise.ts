@@ -60,23 +60,36 @@ export const Rsqrt: OpDef<any> = unaryOp('rsqrt', F32, (_x, y, g) => mul(g, mul(
 export const Square: OpDef<any> = unaryOp('square', NUM, (x, _y, g) => mul(g, mul(x, 2)));
 export const Reciprocal: OpDef<any> = unaryOp('reciprocal', F32, (_x, y, g) => neg(mul(g, square(y))));
 export const Relu: OpDef<any> = unaryOp('relu', NUM, (x, _y, g) => mul(g, greater(x, 0)));
-export const Sigmoid: OpDef<any> = unaryOp('sigmoid', F32, (_x, y, g) => mul(g, mul(y, sub(1, y))));
-export const Tanh: OpDef<any> = unaryOp('tanh', F32, (_x, y, g) => mul(g, sub(1, square(y))));
+/**
+ * Backward rules avoid 1 − y where y → 1: σ'(x) = σ(x)·σ(−x) and tanh'(x) = 1 − tanh² = 4σ(2x)σ(−2x)
+ * keep full relative accuracy in the tails, where y·(1 − y) and 1 − y² would cancel.
+ */
+export const Sigmoid: OpDef<any> = unaryOp('sigmoid', F32, (x, y, g) => mul(g, mul(y, sigmoid(neg(x)))));
+export const Tanh: OpDef<any> = unaryOp('tanh', F32, (x, _y, g) => {
+  const x2 = mul(x, 2);
+  return mul(g, mul(mul(sigmoid(x2), sigmoid(neg(x2))), 4));
+});
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 export const Erf: OpDef<any> = unaryOp('erf', F32, (x, _y, g) =>
-  mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))),
+  mul(g, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI)),
+);
+/** erfc(x) = 1 − erf(x), without cancellation for large x (the Gaussian tail needs it). */
+export const Erfc: OpDef<any> = unaryOp('erfc', F32, (x, _y, g) =>
+  mul(g, mul(exp(neg(square(x))), -TWO_OVER_SQRT_PI)),
 );
 export const Softplus: OpDef<any> = unaryOp('softplus', F32, (x, _y, g) => mul(g, sigmoid(x)));
 
 export interface SiluAttrs {
   beta: number;
 }
-/** d/dx x·σ(βx) = s·(1 + βx·(1 − s)) with s = σ(βx). */
+/** d/dx x·σ(βx) = σ(βx) + βx·σ(βx)·σ(−βx) (σ(−βx) rather than 1 − σ(βx), which cancels). */
 export const Silu: OpDef<SiluAttrs> = unaryOp<SiluAttrs>(
   'silu',
   F32,
   (x, _y, g, { beta }) => {
-    const s = sigmoid(mul(x, beta));
-    return mul(g, mul(s, add(1, mul(mul(x, beta), sub(1, s)))));
+    const bx = mul(x, beta);
+    const s = sigmoid(bx);
+    return mul(g, add(s, mul(bx, mul(s, sigmoid(neg(bx))))));
   },
   ({ beta }) => {
     if (!Number.isFinite(beta)) throw new DescentError('silu', `beta must be finite, got ${beta}`);
@@ -91,14 +104,15 @@ export const Gelu: OpDef<GeluAttrs> = unaryOp<GeluAttrs>(
   F32,
   (x, _y, g, { approximate }) => {
     if (approximate === 'tanh') {
-      // y = ½x(1 + tanh u), u = √(2/π)(x + c·x³): dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3c·x²)
+      // y = ½x(1 + tanh u) = x·σ(2u), u = √(2/π)(x + c·x³): dy/dx = σ(2u) + x·σ(2u)σ(−2u)·2u'
       const x2 = square(x);
-      const t = tanh(mul(add(x, mul(mul(x2, x), GELU_C)), SQRT_2_OVER_PI));
-      const du = mul(add(mul(x2, 3 * GELU_C), 1), SQRT_2_OVER_PI);
-      return mul(g, add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, square(t))), du)));
+      const u2 = mul(add(x, mul(mul(x2, x), GELU_C)), 2 * SQRT_2_OVER_PI);
+      const s = sigmoid(u2);
+      const du2 = mul(add(mul(x2, 3 * GELU_C), 1), 2 * SQRT_2_OVER_PI);
+      return mul(g, add(s, mul(mul(x, mul(s, sigmoid(neg(u2)))), du2)));
     }
-    // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x)
-    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+    // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x), with Φ(x) = ½·erfc(−x/√2) (no cancellation for x ≪ 0)
+    const cdf = mul(erfc(mul(x, -Math.SQRT1_2)), 0.5);
     const pdf = mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return mul(g, add(cdf, mul(x, pdf)));
   },
@@ -164,6 +178,7 @@ export const relu = (x: Tensor): Tensor => unary(Relu)(x, NO_ATTRS);
 export const sigmoid = (x: Tensor): Tensor => unary(Sigmoid)(x, NO_ATTRS);
 export const tanh = (x: Tensor): Tensor => unary(Tanh)(x, NO_ATTRS);
 export const erf = (x: Tensor): Tensor => unary(Erf)(x, NO_ATTRS);
+export const erfc = (x: Tensor): Tensor => unary(Erfc)(x, NO_ATTRS);
 /** log(1 + eˣ), computed stably. */
 export const softplus = (x: Tensor): Tensor => unary(Softplus)(x, NO_ATTRS);
 /** Swish: x·σ(βx); β = 1 is SiLU. */

@@ -12,8 +12,8 @@ export function asTensor(op: string, x: TensorOrNumber, like: Tensor): Tensor {
     }
     return x;
   }
-  const host = like.dtype === 'i32' ? Int32Array.of(x) : Float32Array.of(x);
-  return engine.makeTensor(like.storage.backend, [], like.dtype, host);
+  // A plain number array: each backend rounds it to its own storage (the float64 reference keeps it exact).
+  return engine.makeTensor(like.storage.backend, [], like.dtype, [x]);
 }
 
 /** Picks the tensor that decides dtype/backend when one operand may be a number. */

@@ -7,7 +7,7 @@ import type {
   LeakyReluAttrs,
   SiluAttrs,
 } from '../../ops/elementwise.js';
-import { erf, gelu, sigmoid, softplus } from './math64.js';
+import { erf, erfc, gelu, sigmoid, softplus } from './math64.js';
 import type { JsKernel, Store } from './types.js';
 
 type Unary = (x: number, attrs: any) => number;
@@ -27,6 +27,7 @@ const UNARY: Record<string, { f: Unary; i32?: Unary }> = {
   sigmoid: { f: sigmoid },
   tanh: { f: Math.tanh },
   erf: { f: erf },
+  erfc: { f: erfc },
   softplus: { f: softplus },
   silu: { f: (x, { beta }: SiluAttrs) => x * sigmoid(beta * x) },
   gelu: { f: (x, { approximate }: GeluAttrs) => gelu(x, approximate) },

@@ -1,43 +1,55 @@
 /**
  * Scalar math for the reference backend, in float64. JavaScript has no Math.erf, so it is here:
- * the Maclaurin series below |x| = 3 (terms peak near e^(x²) ≈ 8·10³, so ~4 of the 16 digits are lost:
- * still ~1e-12 absolute) and Lentz's continued fraction for erfc above (converges quickly there).
+ * - erf(x) for |x| < 3 by its Maclaurin series (terms peak near e^(x²) ≈ 8·10³, so ~4 of the 16
+ *   digits are lost: still ~1e-12 absolute);
+ * - erfc(x) for x ≥ 3 by Lentz's evaluation of the continued fraction (fast there and accurate
+ *   relative to the tiny result, down to underflow), and erf = 1 − erfc beyond 3.
  */
-export function erf(x: number): number {
-  if (Number.isNaN(x)) return Number.NaN;
-  const ax = Math.abs(x);
-  if (ax >= 6) return Math.sign(x);
-  if (ax < 3) {
-    // erf x = 2/√π Σ (−1)ⁿ x^(2n+1) / (n! (2n+1))
-    let term = x;
-    let sum = x;
-    const x2 = x * x;
-    for (let n = 1; n < 200; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
+function erfSeries(x: number): number {
+  // erf x = 2/√π Σ (−1)ⁿ x^(2n+1) / (n! (2n+1))
+  let term = x;
+  let sum = x;
+  const x2 = x * x;
+  for (let n = 1; n < 200; n++) {
+    term *= -x2 / n;
+    const add = term / (2 * n + 1);
+    sum += add;
+    if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
   }
-  // erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** erfc(x) for x ≥ 3: e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))). */
+function erfcTail(x: number): number {
   const tiny = 1e-300;
-  let f = ax;
-  let c = ax;
+  let f = x;
+  let c = x;
   let d = 0;
   for (let n = 1; n < 500; n++) {
     const a = n / 2;
-    d = ax + a * d;
+    d = x + a * d;
     d = Math.abs(d) < tiny ? tiny : d;
-    c = ax + a / c;
+    c = x + a / c;
     c = Math.abs(c) < tiny ? tiny : c;
     d = 1 / d;
     const delta = c * d;
     f *= delta;
     if (Math.abs(delta - 1) < 1e-16) break;
   }
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  if (Math.abs(x) < 3) return erfSeries(x);
+  return Math.sign(x) * (1 - erfcTail(Math.abs(x)));
+}
+
+export function erfc(x: number): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  if (x >= 3) return erfcTail(x);
+  if (x <= -3) return 2 - erfcTail(-x);
+  return 1 - erfSeries(x);
 }
 
 export function sigmoid(x: number): number {
@@ -53,7 +65,8 @@ export function softplus(x: number): number {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** GELU: x·Φ(x) with Φ(x) = ½·erfc(−x/√2) (accurate in the negative tail); tanh form as x·σ(2u). */
 export function gelu(x: number, approximate: 'none' | 'tanh'): number {
-  if (approximate === 'tanh') return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
-  return 0.5 * x * (1 + erf(x / Math.SQRT2));
+  if (approximate === 'tanh') return x * sigmoid(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
+  return 0.5 * x * erfc(-x / Math.SQRT2);
 }

@@ -1,0 +1,836 @@
+import * as ops from '../index.js';
+import type { Tensor } from '../tensor.js';
+import { HOSTILE, type InputSpec } from './inputs.js';
+import { type Bound, exact, linearIn, multilinear, stable, transcendental } from './tolerance.js';
+
+/**
+ * One conformance case: an op applied to generated inputs, compared with the float64 reference.
+ * `op` names the kernel op the case is about (cases are grouped by it, and the coverage check
+ * requires every kernel op to have one). `grad` lists the inputs whose gradients are compared too.
+ */
+export interface Case {
+  op: string;
+  name: string;
+  inputs: InputSpec[];
+  fn: (...xs: Tensor[]) => Tensor;
+  bound: Bound;
+  grad?: number[];
+  /** Last-axis block length the gradient map mixes, when it differs from the forward's. */
+}
+
+const f = (shape: number[], gen?: InputSpec['gen']): InputSpec => ({ shape, gen });
+const i32 = (shape: number[], lo: number, hi: number): InputSpec => ({
+  shape,
+  dtype: 'i32',
+  gen: { kind: 'ints', lo, hi },
+});
+const desc = (shape: readonly number[]) => `[${shape.join(',')}]`;
+
+/** The awkward sizes every elementwise op sees: scalar, 1, odd, around 64, > 256, empty, 2-D. */
+const ELEMENTWISE_SHAPES = [[], [1], [3], [17], [63], [64], [65], [257], [0], [4, 65], [3, 5, 7]];
+/** Broadcasting on every axis, scalars, and empties. */
+const BROADCAST_PAIRS: [number[], number[]][] = [
+  [[17], [17]],
+  [[65], []],
+  [[], [63]],
+  [
+    [3, 1],
+    [1, 5],
+  ],
+  [[2, 3, 4], [4]],
+  [
+    [2, 1, 4],
+    [3, 1],
+  ],
+  [
+    [1, 3, 1],
+    [2, 1, 5],
+  ],
+  [
+    [65, 64],
+    [65, 1],
+  ],
+  [[257], [1]],
+  [[0, 3], [3]],
+];
+
+type UnaryEntry = [string, (x: Tensor) => Tensor, InputSpec['gen'] | undefined, Bound, boolean];
+const POS = { kind: 'uniform', lo: 0.05, hi: 4 } as const;
+const AWAY = { kind: 'away', lo: 0.05, hi: 3 } as const;
+const W = { kind: 'normal', scale: 3 } as const;
+
+const UNARY: UnaryEntry[] = [
+  ['neg', ops.neg, W, exact, true],
+  ['abs', ops.abs, AWAY, exact, true],
+  ['sign', ops.sign, W, exact, false],
+  ['exp', ops.exp, W, transcendental(), true],
+  ['log', ops.log, POS, transcendental(), true],
+  ['sqrt', ops.sqrt, POS, stable(), true],
+  ['rsqrt', ops.rsqrt, POS, stable(), true],
+  ['square', ops.square, W, stable(), true],
+  ['reciprocal', ops.reciprocal, AWAY, stable(), true],
+  ['relu', ops.relu, AWAY, exact, true],
+  ['sigmoid', ops.sigmoid, W, transcendental(), true],
+  ['tanh', ops.tanh, W, transcendental(), true],
+  ['erf', ops.erf, W, transcendental(), true],
+  ['erfc', ops.erfc, W, transcendental(), true],
+  ['softplus', ops.softplus, W, transcendental(), true],
+  ['silu', (x) => ops.silu(x, 1.7), W, transcendental(), true],
+  ['gelu', (x) => ops.gelu(x), W, transcendental(), true],
+  ['gelu', (x) => ops.gelu(x, 'tanh'), W, transcendental(), true],
+  ['leakyRelu', (x) => ops.leakyRelu(x, 0.1), AWAY, stable(), true],
+  ['clamp', (x) => ops.clamp(x, -1, 1.5), W, exact, true],
+];
+
+type BinaryEntry = [
+  string,
+  (a: Tensor, b: Tensor) => Tensor,
+  InputSpec['gen'],
+  InputSpec['gen'],
+  Bound,
+  boolean,
+];
+const TIES = { kind: 'ints', lo: -3, hi: 4 } as const;
+const BINARY: BinaryEntry[] = [
+  ['add', ops.add, W, W, stable(), true],
+  ['sub', ops.sub, W, W, stable(), true],
+  ['mul', ops.mul, W, W, stable(), true],
+  ['div', ops.div, W, AWAY, stable(), true],
+  ['pow', ops.pow, POS, { kind: 'uniform', lo: -2, hi: 2 }, transcendental(), true],
+  ['maximum', ops.maximum, { kind: 'distinct' }, W, exact, true],
+  ['minimum', ops.minimum, { kind: 'distinct' }, W, exact, true],
+  ['equal', ops.equal, TIES, TIES, exact, false],
+  ['notEqual', ops.notEqual, TIES, TIES, exact, false],
+  ['less', ops.less, TIES, TIES, exact, false],
+  ['lessEqual', ops.lessEqual, TIES, TIES, exact, false],
+  ['greater', ops.greater, TIES, TIES, exact, false],
+  ['greaterEqual', ops.greaterEqual, TIES, TIES, exact, false],
+  [
+    'jumpRelu',
+    (z, k) => ops.jumpRelu(z, k, { bandwidth: 0.5 }),
+    W,
+    { kind: 'uniform', lo: 0, hi: 1 },
+    exact,
+    true,
+  ],
+];
+const INT_BINARY: [string, (a: Tensor, b: Tensor) => Tensor][] = [
+  ['add', ops.add],
+  ['sub', ops.sub],
+  ['mul', ops.mul],
+  ['maximum', ops.maximum],
+  ['minimum', ops.minimum],
+  ['equal', ops.equal],
+  ['less', ops.less],
+  ['greaterEqual', ops.greaterEqual],
+];
+
+function elementwiseCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [op, fn, gen, bound, diff] of UNARY) {
+    for (const shape of ELEMENTWISE_SHAPES) {
+      cases.push({
+        op,
+        name: `${op} ${desc(shape)}`,
+        inputs: [f(shape, gen)],
+        fn,
+        bound,
+        grad: diff ? [0] : undefined,
+      });
+    }
+    cases.push({
+      op,
+      name: `${op} hostile values`,
+      inputs: [f([HOSTILE.length], { kind: 'values', values: HOSTILE })],
+      fn,
+      bound,
+    });
+  }
+  for (const op of ['neg', 'abs', 'sign', 'square', 'relu'] as const) {
+    const fn = ops[op] as (x: Tensor) => Tensor;
+    cases.push({ op, name: `${op} i32 [65]`, inputs: [i32([65], -1000, 1000)], fn, bound: exact });
+  }
+  cases.push({
+    op: 'clamp',
+    name: 'clamp i32 [17]',
+    inputs: [i32([17], -10, 10)],
+    fn: (x) => ops.clamp(x, -3, 4),
+    bound: exact,
+  });
+  for (const [op, fn, ga, gb, bound, diff] of BINARY) {
+    for (const [sa, sb] of BROADCAST_PAIRS) {
+      cases.push({
+        op,
+        name: `${op} ${desc(sa)} ${desc(sb)}`,
+        inputs: [f(sa, ga), f(sb, gb)],
+        fn,
+        bound,
+        grad: diff ? [0, 1] : undefined,
+      });
+    }
+  }
+  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'less', 'equal'] as const) {
+    const fn = ops[op] as (a: Tensor, b: Tensor) => Tensor;
+    cases.push({
+      op,
+      name: `${op} hostile values`,
+      inputs: [
+        f([HOSTILE.length, 1], { kind: 'values', values: HOSTILE }),
+        f([1, HOSTILE.length], { kind: 'values', values: HOSTILE }),
+      ],
+      fn,
+      bound: op === 'div' || op === 'mul' ? stable() : op === 'add' || op === 'sub' ? stable() : exact,
+    });
+  }
+  for (const [op, fn] of INT_BINARY) {
+    cases.push({
+      op,
+      name: `${op} i32 [3,17] [17]`,
+      inputs: [i32([3, 17], -1000, 1000), i32([17], -1000, 1000)],
+      fn,
+      bound: exact,
+    });
+  }
+  for (const [sc, sa, sb] of [
+    [[17], [17], [17]],
+    [
+      [3, 1],
+      [1, 4],
+      [3, 4],
+    ],
+    [[65], [], [65]],
+    [[2, 1, 5], [5], [2, 3, 1]],
+    [[0], [0], [1]],
+  ]) {
+    cases.push({
+      op: 'where',
+      name: `where ${desc(sc)} ${desc(sa)} ${desc(sb)}`,
+      inputs: [f(sc, { kind: 'ints', lo: 0, hi: 2 }), f(sa), f(sb)],
+      fn: ops.where,
+      bound: exact,
+      grad: [1, 2],
+    });
+  }
+  cases.push({
+    op: 'cast',
+    name: 'cast f32→i32',
+    inputs: [f([65], { kind: 'uniform', lo: -100, hi: 100 })],
+    fn: (x) => ops.cast(x, 'i32'),
+    bound: exact,
+  });
+  cases.push({
+    op: 'cast',
+    name: 'cast i32→f32',
+    inputs: [i32([65], -100000, 100000)],
+    fn: (x) => ops.cast(x, 'f32'),
+    bound: exact,
+  });
+  return cases;
+}
+
+function reductionCases(): Case[] {
+  const cases: Case[] = [];
+  const layouts: [number[], number | number[] | undefined, boolean][] = [
+    [[257], undefined, false],
+    [[1], 0, false],
+    [[3, 17], 0, false],
+    [[3, 17], 1, true],
+    [[3, 17], [0, 1], false],
+    [[2, 3, 4], [0, 2], false],
+    [[2, 3, 4], 1, true],
+    [[65, 64], 0, false],
+    [[4, 1025], 1, false],
+  ];
+  for (const [shape, axes, keep] of layouts) {
+    const n =
+      axes === undefined ? shape.reduce((a, b) => a * b, 1) : [axes].flat().reduce((p, a) => p * shape[a], 1);
+    const tag = `${desc(shape)} axes=${JSON.stringify(axes)}${keep ? ' keepDims' : ''}`;
+    cases.push({
+      op: 'sum',
+      name: `sum ${tag}`,
+      inputs: [f(shape)],
+      fn: (x) => ops.sum(x, axes, keep),
+      bound: multilinear(n),
+      grad: [0],
+    });
+    cases.push({
+      op: 'sum',
+      name: `mean ${tag}`,
+      inputs: [f(shape)],
+      fn: (x) => ops.mean(x, axes, keep),
+      bound: multilinear(n + 1),
+      grad: [0],
+    });
+    for (const op of ['max', 'min'] as const) {
+      cases.push({
+        op,
+        name: `${op} ${tag}`,
+        inputs: [f(shape, { kind: 'distinct' })],
+        fn: (x) => ops[op](x, axes, keep),
+        bound: exact,
+        grad: [0],
+      });
+    }
+  }
+  cases.push({
+    op: 'max',
+    name: 'max with ties [4,6]',
+    inputs: [f([4, 6], { kind: 'ints', lo: 0, hi: 3 })],
+    fn: (x) => ops.max(x, 1),
+    bound: exact,
+    grad: [0],
+  });
+  cases.push({
+    op: 'sum',
+    name: 'sum over empty axis [0,5] axis 0',
+    inputs: [f([0, 5])],
+    fn: (x) => ops.sum(x, 0),
+    bound: exact,
+  });
+  cases.push({
+    op: 'sum',
+    name: 'sum of empty [5,0] axis 0',
+    inputs: [f([5, 0])],
+    fn: (x) => ops.sum(x, 0),
+    bound: exact,
+  });
+  cases.push({
+    op: 'sum',
+    name: 'sum i32 [3,65]',
+    inputs: [i32([3, 65], -1000, 1000)],
+    fn: (x) => ops.sum(x, 1),
+    bound: exact,
+  });
+  cases.push({
+    op: 'max',
+    name: 'max i32 [3,65]',
+    inputs: [i32([3, 65], -1000, 1000)],
+    fn: (x) => ops.max(x, 0),
+    bound: exact,
+  });
+  cases.push({
+    op: 'max',
+    name: 'max hostile',
+    inputs: [f([2, 8], { kind: 'values', values: HOSTILE })],
+    fn: (x) => ops.max(x, 1),
+    bound: exact,
+  });
+  for (const [shape, axis] of [
+    [[257], 0],
+    [[3, 17], 1],
+    [[3, 17], 0],
+    [[2, 65, 3], 1],
+  ] as [number[], number][]) {
+    for (const op of ['argmax', 'argmin'] as const) {
+      cases.push({
+        op,
+        name: `${op} ${desc(shape)} axis ${axis}`,
+        inputs: [f(shape, { kind: 'distinct' })],
+        fn: (x) => ops[op](x, axis),
+        bound: exact,
+      });
+    }
+  }
+  cases.push({
+    op: 'argmax',
+    name: 'argmax ties [4,6] (first wins)',
+    inputs: [f([4, 6], { kind: 'ints', lo: 0, hi: 3 })],
+    fn: (x) => ops.argmax(x, 1),
+    bound: exact,
+  });
+  for (const [shape, k] of [
+    [[3, 17], 17],
+    [[4, 1025], 1025],
+    [[1, 1], 1],
+  ] as [number[], number][]) {
+    cases.push({
+      op: 'logSumExp',
+      name: `logSumExp ${desc(shape)}`,
+      inputs: [f(shape, W)],
+      fn: (x) => ops.logSumExp(x, -1),
+      bound: transcendental(k, k + 2),
+      grad: [0],
+    });
+    cases.push({
+      op: 'variance',
+      name: `variance ${desc(shape)}`,
+      inputs: [f(shape)],
+      fn: (x) => ops.variance(x, -1, true),
+      bound: stable(k, 4, k + 2),
+      grad: [0],
+    });
+  }
+  return cases;
+}
+
+function matmulCases(): Case[] {
+  const cases: Case[] = [];
+  const sizes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 17, 5],
+    [17, 63, 65],
+    [64, 64, 64],
+    [65, 257, 3],
+    [2, 1100, 3],
+    [0, 5, 3],
+    [4, 0, 3],
+  ];
+  for (const [m, k, n] of sizes) {
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      const a = tA ? [k, m] : [m, k];
+      const b = tB ? [n, k] : [k, n];
+      cases.push({
+        op: 'matmul',
+        name: `matmul ${m}x${k}x${n}${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''}`,
+        inputs: [f(a), f(b)],
+        fn: (x, y) => ops.matmul(x, y, { transposeA: tA, transposeB: tB }),
+        bound: multilinear(k, Math.max(m, n)),
+        grad: [0, 1],
+      });
+    }
+  }
+  const batched: [number[], number[]][] = [
+    [
+      [2, 3, 5],
+      [2, 5, 4],
+    ],
+    [
+      [2, 1, 3, 5],
+      [3, 5, 4],
+    ],
+    [
+      [4, 3, 5],
+      [5, 2],
+    ],
+    [
+      [3, 5],
+      [2, 5, 4],
+    ],
+    [[7], [7, 3]],
+    [[3, 7], [7]],
+  ];
+  for (const [a, b] of batched) {
+    cases.push({
+      op: 'matmul',
+      name: `matmul ${desc(a)}·${desc(b)}`,
+      inputs: [f(a), f(b)],
+      fn: (x, y) => ops.matmul(x, y),
+      bound: multilinear(8, 24),
+      grad: [0, 1],
+    });
+  }
+  return cases;
+}
+
+function shapeCases(): Case[] {
+  const c: Case[] = [];
+  const add = (op: string, name: string, inputs: InputSpec[], fn: Case['fn'], grad?: number[]) =>
+    c.push({ op, name, inputs, fn, bound: exact, grad });
+  add('transpose', 'transpose [17,65]', [f([17, 65])], (x) => ops.transpose(x), [0]);
+  add('transpose', 'transpose [2,3,4] perm 2,0,1', [f([2, 3, 4])], (x) => ops.transpose(x, [2, 0, 1]), [0]);
+  add(
+    'transpose',
+    'transpose [1,3,1,5] perm 3,1,2,0',
+    [f([1, 3, 1, 5])],
+    (x) => ops.transpose(x, [3, 1, 2, 0]),
+    [0],
+  );
+  add(
+    'transpose',
+    'transpose [2,3,4,5,2] perm 4,2,0,3,1',
+    [f([2, 3, 4, 5, 2])],
+    (x) => ops.transpose(x, [4, 2, 0, 3, 1]),
+    [0],
+  );
+  add('transpose', 'transpose [0,4]', [f([0, 4])], (x) => ops.transpose(x));
+  add('transpose', 'transpose i32 [3,5]', [i32([3, 5], -9, 9)], (x) => ops.transpose(x));
+  add('slice', 'slice [65] 3..20', [f([65])], (x) => ops.slice(x, [3], [17]), [0]);
+  add('slice', 'slice [5,17,3] mid', [f([5, 17, 3])], (x) => ops.slice(x, [1, 2, 0], [3, 14, -1]), [0]);
+  add('slice', 'slice to empty', [f([4, 4])], (x) => ops.slice(x, [1, 1], [0, 2]));
+  add(
+    'pad',
+    'pad [3,5] (1,2),(0,3)',
+    [f([3, 5])],
+    (x) =>
+      ops.pad(x, [
+        [1, 2],
+        [0, 3],
+      ]),
+    [0],
+  );
+  add(
+    'pad',
+    'pad [2,3,4] value -1',
+    [f([2, 3, 4])],
+    (x) =>
+      ops.pad(
+        x,
+        [
+          [0, 1],
+          [2, 0],
+          [1, 1],
+        ],
+        -1,
+      ),
+    [0],
+  );
+  add('pad', 'pad empty [0,2]', [f([0, 2])], (x) =>
+    ops.pad(x, [
+      [1, 1],
+      [0, 0],
+    ]),
+  );
+  add(
+    'concat',
+    'concat axis 0 [3,5]+[1,5]+[0,5]',
+    [f([3, 5]), f([1, 5]), f([0, 5])],
+    (a, b, d) => ops.concat([a, b, d], 0),
+    [0, 1, 2],
+  );
+  add(
+    'concat',
+    'concat axis 1 [2,3]+[2,17]',
+    [f([2, 3]), f([2, 17])],
+    (a, b) => ops.concat([a, b], 1),
+    [0, 1],
+  );
+  add(
+    'concat',
+    'concat axis -1 [2,3,1]+[2,3,4]',
+    [f([2, 3, 1]), f([2, 3, 4])],
+    (a, b) => ops.concat([a, b], -1),
+    [0, 1],
+  );
+  add(
+    'concat',
+    'stack 3×[4,5] axis 1',
+    [f([4, 5]), f([4, 5]), f([4, 5])],
+    (a, b, d) => ops.stack([a, b, d], 1),
+    [0, 1, 2],
+  );
+  add(
+    'gather',
+    'gather [10,17] rows, repeated',
+    [f([10, 17]), i32([13], 0, 10)],
+    (x, i) => ops.gather(x, i, 0),
+    [0],
+  );
+  add(
+    'gather',
+    'gather [3,65,2] axis 1, 2-D indices',
+    [f([3, 65, 2]), i32([4, 5], 0, 65)],
+    (x, i) => ops.gather(x, i, 1),
+    [0],
+  );
+  add('gather', 'gather empty indices', [f([5, 3]), i32([0], 0, 5)], (x, i) => ops.gather(x, i, 0));
+  add('gather', 'gather i32 table', [i32([6, 3], -5, 5), i32([4], 0, 6)], (x, i) => ops.gather(x, i, 0));
+  c.push({
+    op: 'scatterAdd',
+    name: 'scatterAdd [13,17] into 10 rows',
+    inputs: [f([13, 17]), i32([13], 0, 10)],
+    fn: (u, i) => ops.scatterAdd(u, i, 0, 10),
+    bound: multilinear(13),
+    grad: [0],
+  });
+  c.push({
+    op: 'scatterAdd',
+    name: 'scatterAdd [3,4,5,2] axis 1',
+    inputs: [f([3, 4, 5, 2]), i32([4, 5], 0, 7)],
+    fn: (u, i) => ops.scatterAdd(u, i, 1, 7),
+    bound: multilinear(20),
+    grad: [0],
+  });
+  add('broadcastTo', 'broadcastTo [3,1] → [2,3,5]', [f([3, 1])], (x) => ops.broadcastTo(x, [2, 3, 5]), [0]);
+  add('broadcastTo', 'broadcastTo [] → [65]', [f([])], (x) => ops.broadcastTo(x, [65]), [0]);
+  add('broadcastTo', 'oneHot [7] depth 5', [i32([7], -1, 6)], (i) => ops.oneHot(i, 5));
+  add('reshape', 'reshape [3,4] → [2,-1]', [f([3, 4])], (x) => ops.mul(ops.reshape(x, [2, -1]), 1), [0]);
+  return c;
+}
+
+function nnCases(): Case[] {
+  const c: Case[] = [];
+  for (const [shape, axis] of [
+    [[1], -1],
+    [[3, 17], -1],
+    [[4, 257], -1],
+    [[3, 1025], -1],
+    [[2, 64, 3], 1],
+    [[5, 0], -1],
+  ] as [number[], number][]) {
+    const k = shape[axis < 0 ? shape.length + axis : axis];
+    c.push({
+      op: 'softmax',
+      name: `softmax ${desc(shape)} axis ${axis}`,
+      inputs: [f(shape, W)],
+      fn: (x) => ops.softmax(x, axis),
+      bound: transcendental(axis === -1 ? k : 1, k),
+      grad: axis === -1 ? [0] : undefined,
+    });
+    c.push({
+      op: 'logSoftmax',
+      name: `logSoftmax ${desc(shape)} axis ${axis}`,
+      inputs: [f(shape, W)],
+      fn: (x) => ops.logSoftmax(x, axis),
+      bound: transcendental(axis === -1 ? k : 1, k),
+      grad: axis === -1 ? [0] : undefined,
+    });
+  }
+  c.push({
+    op: 'softmax',
+    name: 'softmax large logits [4,65]',
+    inputs: [f([4, 65], { kind: 'normal', scale: 300 })],
+    fn: (x) => ops.softmax(x),
+    bound: transcendental(65),
+  });
+  c.push({
+    op: 'logSoftmax',
+    name: 'logSoftmax large logits [4,65]',
+    inputs: [f([4, 65], { kind: 'normal', scale: 300 })],
+    fn: (x) => ops.logSoftmax(x),
+    bound: transcendental(65),
+  });
+  for (const [rows, classes, ls, reduction] of [
+    [4, 10, 0, 'none'],
+    [17, 65, 0.1, 'none'],
+    [3, 1025, 0, 'none'],
+    [1, 1, 0.2, 'none'],
+  ] as [number, number, number, 'none'][]) {
+    c.push({
+      op: 'crossEntropy',
+      name: `crossEntropy [${rows},${classes}] smoothing ${ls}`,
+      inputs: [f([rows, classes], W), i32([rows], 0, classes)],
+      fn: (x, y) => ops.crossEntropy(x, y, { labelSmoothing: ls, reduction }),
+      bound: transcendental(classes, classes + 3),
+      grad: [0],
+    });
+  }
+  for (const reduction of ['mean', 'sum'] as const) {
+    c.push({
+      op: 'crossEntropy',
+      name: `crossEntropy [8,5] ${reduction}`,
+      inputs: [f([8, 5], W), i32([8], 0, 5)],
+      fn: (x, y) => ops.crossEntropy(x, y, { reduction }),
+      bound: multilinear(8 * 8, 8 * 8, 8),
+      grad: [0],
+    });
+  }
+  c.push({
+    op: 'crossEntropy',
+    name: 'crossEntropy 3-D [2,3,7]',
+    inputs: [f([2, 3, 7], W), i32([2, 3], 0, 7)],
+    fn: (x, y) => ops.crossEntropy(x, y, { reduction: 'none' }),
+    bound: transcendental(7, 10),
+    grad: [0],
+  });
+  c.push({
+    op: 'mse',
+    name: 'mse [17,3]',
+    inputs: [f([17, 3]), f([17, 3])],
+    fn: (a, b) => ops.mse(a, b, { reduction: 'none' }),
+    bound: stable(),
+    grad: [0, 1],
+  });
+  c.push({
+    op: 'bceWithLogits',
+    name: 'bceWithLogits [65]',
+    inputs: [f([65], W), f([65], { kind: 'uniform', lo: 0, hi: 1 })],
+    fn: (a, b) => ops.bceWithLogits(a, b, { reduction: 'none' }),
+    bound: transcendental(1, 4),
+    grad: [0, 1],
+  });
+  for (const shape of [
+    [4, 17],
+    [3, 64],
+    [2, 257],
+    [5, 1],
+    [2, 3, 65],
+  ]) {
+    const k = shape[shape.length - 1];
+    const p = [k];
+    // With a last axis of 1 the normalized value is ±1 (rms) or 0 (layer), and the textbook gradient
+    // formula computes a tiny derivative as a difference of O(1) terms: check the forward only.
+    const g = k > 1;
+    c.push({
+      op: 'layerNorm',
+      name: `layerNorm ${desc(shape)}`,
+      inputs: [f(shape, W), f(p), f(p)],
+      fn: (x, gm, b) => ops.layerNorm(x, gm, b, 1e-5),
+      bound: stable(k, 8, 2 * k + 8),
+      grad: g ? [0, 1, 2] : undefined,
+    });
+    c.push({
+      op: 'rmsNorm',
+      name: `rmsNorm ${desc(shape)}`,
+      inputs: [f(shape, W), f(p)],
+      fn: (x, gm) => ops.rmsNorm(x, gm, 1e-6),
+      bound: stable(k, 8, k + 8),
+      grad: g ? [0, 1] : undefined,
+    });
+  }
+  for (const shape of [
+    [2, 3, 3, 5],
+    [17, 4],
+    [1, 65],
+  ]) {
+    const ch = [shape[shape.length - 1]];
+    c.push({
+      op: 'batchNorm',
+      name: `batchNorm ${desc(shape)}`,
+      inputs: [f(shape, W), f(ch), f(ch, { kind: 'uniform', lo: 0.2, hi: 3 }), f(ch), f(ch)],
+      fn: (x, m, v, g, b) => ops.batchNorm(x, m, v, { gamma: g, beta: b }),
+      bound: stable(1, 8, 8),
+      grad: [0, 1, 2, 3, 4],
+    });
+  }
+  c.push({
+    op: 'batchNorm',
+    name: 'batchNormTraining [4,3,3,5]',
+    inputs: [f([4, 3, 3, 5], W), f([5]), f([5])],
+    fn: (x, g, b) => ops.batchNormTraining(x, { gamma: g, beta: b }).y,
+    bound: stable(1, 8, 3 * 36 + 8),
+    grad: [0, 1, 2],
+  });
+  c.push({
+    op: 'dropout',
+    name: 'dropout [65] p=0.5 (seeded)',
+    inputs: [f([65])],
+    fn: (x) => ops.dropout(x, 0.5, { seed: 7 }),
+    bound: exact,
+    grad: [0],
+  });
+  return c;
+}
+
+function convCases(): Case[] {
+  const c: Case[] = [];
+  const geoms: [string, number[], number[], ops.Conv2dOptions][] = [
+    ['3x3 valid', [1, 5, 5, 3], [3, 3, 3, 4], {}],
+    ['3x3 same', [2, 6, 7, 3], [3, 3, 3, 5], { padding: 'same' }],
+    ['stride 2 same odd', [1, 9, 7, 2], [3, 3, 2, 3], { padding: 'same', strides: 2 }],
+    ['dilation 2', [1, 8, 8, 2], [3, 3, 2, 2], { dilations: 2, padding: 'same' }],
+    ['groups 2', [2, 5, 5, 4], [3, 3, 2, 6], { groups: 2, padding: 1 }],
+    ['1x1', [2, 3, 3, 17], [1, 1, 17, 5], {}],
+    [
+      'explicit pads',
+      [1, 6, 5, 3],
+      [2, 3, 3, 4],
+      {
+        padding: [
+          [1, 0],
+          [2, 1],
+        ],
+        strides: [2, 1],
+      },
+    ],
+    ['depthwise', [1, 6, 6, 3], [3, 3, 1, 3], { groups: 3, padding: 'same' }],
+  ];
+  for (const [name, xs, ws, opts] of geoms) {
+    const k = ws[0] * ws[1] * ws[2];
+    const nOut = xs[0] * xs[1] * xs[2];
+    c.push({
+      op: 'conv2d',
+      name: `conv2d ${name}`,
+      inputs: [f(xs), f(ws)],
+      fn: (x, w) => ops.conv2d(x, w, opts),
+      bound: multilinear(k, Math.max(k * 4, nOut)),
+      grad: [0, 1],
+    });
+  }
+  c.push({
+    op: 'conv2dBackpropInput',
+    name: 'conv2dBackpropInput stride 2 same',
+    inputs: [f([1, 5, 4, 3]), f([3, 3, 2, 3])],
+    fn: (dy, w) =>
+      ops.conv2dBackpropInput(dy, w, geometryOf([1, 9, 7, 2], [3, 3, 2, 3], { padding: 'same', strides: 2 })),
+    bound: multilinear(27),
+    grad: [0, 1],
+  });
+  c.push({
+    op: 'conv2dBackpropFilter',
+    name: 'conv2dBackpropFilter 3x3 same',
+    inputs: [f([2, 6, 7, 3]), f([2, 6, 7, 5])],
+    fn: (x, dy) =>
+      ops.conv2dBackpropFilter(x, dy, geometryOf([2, 6, 7, 3], [3, 3, 3, 5], { padding: 'same' })),
+    bound: multilinear(84, 84),
+    grad: [0, 1],
+  });
+  const pools: [string, number[], number | [number, number], ops.Pool2dOptions][] = [
+    ['2x2', [1, 6, 6, 3], 2, {}],
+    ['3x3 s2 same', [2, 7, 7, 5], 3, { strides: 2, padding: 'same' }],
+    ['2x2 s1', [1, 5, 5, 17], 2, { strides: 1 }],
+    ['3x2 padded', [1, 5, 6, 2], [3, 2], { strides: [2, 2], padding: 1 }],
+  ];
+  for (const [name, xs, k, opts] of pools) {
+    c.push({
+      op: 'maxPool2d',
+      name: `maxPool2d ${name}`,
+      inputs: [f(xs, { kind: 'distinct' })],
+      fn: (x) => ops.maxPool2d(x, k, opts),
+      bound: exact,
+      grad: [0],
+    });
+    c.push({
+      op: 'avgPool2d',
+      name: `avgPool2d ${name}`,
+      inputs: [f(xs)],
+      fn: (x) => ops.avgPool2d(x, k, opts),
+      bound: multilinear(10),
+      grad: [0],
+    });
+  }
+  c.push({
+    op: 'maxPool2dBackward',
+    name: 'maxPool2dBackward 3x3 s2 same',
+    inputs: [f([1, 7, 7, 2], { kind: 'distinct' }), f([1, 4, 4, 2])],
+    fn: (x, dy) =>
+      ops.runOp(
+        ops.opRegistry().get('maxPool2dBackward')!,
+        [x, dy],
+        geometryOfPool([1, 7, 7, 2], 3, { strides: 2, padding: 'same' }),
+      )[0],
+    bound: linearIn([1], 4),
+  });
+  c.push({
+    op: 'avgPool2dBackward',
+    name: 'avgPool2dBackward 3x3 s2 same',
+    inputs: [f([1, 4, 4, 2])],
+    fn: (dy) =>
+      ops.runOp(
+        ops.opRegistry().get('avgPool2dBackward')!,
+        [dy],
+        geometryOfPool([1, 7, 7, 2], 3, { strides: 2, padding: 'same' }),
+      )[0],
+    bound: multilinear(4),
+    grad: [0],
+  });
+  c.push({
+    op: 'globalAvgPool',
+    name: 'globalAvgPool [2,3,5,4]',
+    inputs: [f([2, 3, 5, 4])],
+    fn: ops.globalAvgPool,
+    bound: multilinear(16),
+    grad: [0],
+  });
+  return c;
+}
+
+const geometryOf = ops.conv2dGeometry;
+const geometryOfPool = (x: number[], k: number, opts: ops.Pool2dOptions) =>
+  ops.pool2dGeometry('pool', x, k, opts);
+
+/** Every conformance case. */
+export function allCases(): Case[] {
+  return [
+    ...elementwiseCases(),
+    ...reductionCases(),
+    ...matmulCases(),
+    ...shapeCases(),
+    ...nnCases(),
+    ...convCases(),
+  ];
+}

@@ -1,0 +1,90 @@
+/**
+ * Error bounds for the conformance suite — written once, here, and never tuned per backend.
+ *
+ * A backend's f32 result y is compared with the float64 reference r computed on the same (f32) inputs.
+ * Every bound is |y − r| ≤ tol, with u = 2⁻²⁴ (f32 unit roundoff) and a small constant c counting
+ * roundings (4 for arithmetic kernels, 8 where WGSL's transcendental accuracy rules apply):
+ *
+ * - exact: data movement, comparisons, max/min/argmax, relu, casts. tol = 0 (NaN must match NaN).
+ *
+ * - multilinear (matmul, conv2d and its gradients, sum/mean, avg-pool, scatterAdd): every output is a
+ *   sum of K products, and any summation order satisfies |y − r| ≤ γ_K·Σ|terms| with γ_K ≈ K·u
+ *   (Higham, Accuracy and Stability of Numerical Algorithms, §3.1). Σ|terms| is the same op evaluated
+ *   in float64 on |inputs| — valid because the op is linear in each input. tol = c·K·u·F(|x|).
+ *   Gradients of a multilinear op are multilinear too, so their bound is the gradient evaluated on
+ *   |inputs| and |cotangent| with the gradient's own K.
+ *
+ * - stable (elementwise maps, softmax/logSoftmax, crossEntropy, layer/rms/batch norm, logSumExp):
+ *   a backward-stable kernel returns f(x + δx)(1 + δy) with |δx| ≤ c·u·|x| and |δy| ≤ c·K·u, so to
+ *   first order |y − r| ≤ c·u·(K·|r_i| + Σ_k |∂r_i/∂x_k|·|x_k|). The sensitivity Σ|J||x| is computed in
+ *   float64 on the reference from the exact Jacobian (autograd, one pass per position in the block
+ *   of length K — 1 for elementwise ops, the row length for row-wise ops). For a gradient dx = Jᵀg the
+ *   same rule applies to the map (x, g) ↦ Jᵀg, whose Jacobians (second derivatives, by double
+ *   backward on the reference) give Σ|∂dx_i/∂x_k||x_k| + Σ|J_ki||g_k|.
+ *
+ * Every bound also allows c·2⁻¹²⁶ absolute, for kernels that flush subnormals to zero (WGSL may).
+ */
+export const U = 2 ** -24;
+export const SUBNORMAL_FLOOR = 2 ** -126;
+
+export type Bound =
+  | { kind: 'exact' }
+  | { kind: 'multilinear'; c: number; k: number; gradK?: number; absInputs?: number[] }
+  | { kind: 'stable'; c: number; k: number; block: number };
+
+export const exact: Bound = { kind: 'exact' };
+/** K terms per output; `gradK` for the gradients when their sums are longer (matmul: n and m). */
+export const multilinear = (k: number, gradK = k, c = 4): Bound => ({
+  kind: 'multilinear',
+  c,
+  k: Math.max(k, 1),
+  gradK: Math.max(gradK, 1),
+});
+/** Linear in some inputs only (the others select, like max-pool's x): |·| is taken of `absInputs`. */
+export const linearIn = (absInputs: number[], k: number): Bound => ({
+  kind: 'multilinear',
+  c: 4,
+  k: Math.max(k, 1),
+  gradK: Math.max(k, 1),
+  absInputs,
+});
+/** `block`: size of the last-axis block the op mixes (1 = elementwise); `k` its rounding count. */
+export const stable = (block = 1, c = 4, k = block): Bound => ({
+  kind: 'stable',
+  c,
+  k: Math.max(k, 1),
+  block: Math.max(block, 1),
+});
+export const transcendental = (block = 1, k = block): Bound => stable(block, 8, k);
+
+export interface Mismatch {
+  index: number;
+  got: number;
+  want: number;
+  tol: number;
+}
+
+/** First elements that break the bound (NaN/±∞ must match exactly). */
+export function findMismatches(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: ArrayLike<number> | number,
+  limit = 5,
+): Mismatch[] {
+  const out: Mismatch[] = [];
+  for (let i = 0; i < want.length && out.length < limit; i++) {
+    const g = got[i];
+    const w = want[i];
+    const t = typeof tol === 'number' ? tol : tol[i];
+    let ok: boolean;
+    // A float64 reference beyond the f32 range means the f32 result must overflow to ±∞ (within tol
+    // of the threshold a finite result is fine too).
+    const wf = Math.fround(w);
+    if (Number.isNaN(w)) ok = Number.isNaN(g);
+    else if (!Number.isFinite(wf)) ok = g === wf || (Number.isFinite(t) && Math.abs(g - w) <= t);
+    else if (!Number.isFinite(t)) ok = Number.isFinite(g) || Number.isNaN(t);
+    else ok = Math.abs(g - w) <= t;
+    if (!ok) out.push({ index: i, got: g, want: w, tol: t });
+  }
+  return out;
+}
