@@ -191,6 +191,41 @@ class Engine {
     return this.adoptStorage(t.storage, shape);
   }
 
+  /**
+   * Makes `target` hold `value`'s data (sharing its storage), keeping the `target` object — how
+   * optimizers update parameters in place. `target` must be a leaf; `value` stays usable.
+   */
+  assign(target: Tensor, value: Tensor): void {
+    target.assertAlive('assign');
+    value.assertAlive('assign');
+    if (target.node)
+      throw new DescentError(
+        'assign',
+        `target ${fmtShape(target.shape)} is not a leaf (it was computed by op '${target.node.op.name}')`,
+      );
+    if (
+      target.dtype !== value.dtype ||
+      target.size !== value.size ||
+      target.shape.some((d, i) => d !== value.shape[i]) ||
+      target.rank !== value.rank
+    ) {
+      throw new DescentError(
+        'assign',
+        `value ${fmtShape(value.shape)} ${value.dtype} does not match target ${fmtShape(target.shape)} ${target.dtype}`,
+      );
+    }
+    if (target.storage.backend !== value.storage.backend) {
+      throw new DescentError('assign', `value lives on '${value.backend}' but target on '${target.backend}'`);
+    }
+    if (target.storage === value.storage) return;
+    value.storage.refs++;
+    const old = target.storage;
+    target.storage = value.storage;
+    this.finalizer?.unregister(target);
+    this.finalizer?.register(target, target.storage, target);
+    this.unrefStorage(old);
+  }
+
   /** Called by `Tensor.dispose()`. */
   releaseTensor(t: Tensor): void {
     this.finalizer?.unregister(t);

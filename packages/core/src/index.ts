@@ -28,7 +28,7 @@ export * from './ops/matmul.js';
 export * from './ops/nn.js';
 export * from './ops/reduce.js';
 export * from './ops/shape-ops.js';
-export { philox4x32, randomBits, setSeed } from './random.js';
+export { intValues, normalValues, philox4x32, randomBits, setSeed, uniformValues } from './random.js';
 export { type BroadcastPlan, broadcastPlan, broadcastShapes, sizeOf, stridesOf } from './shape.js';
 export { type NestedArray, Tensor } from './tensor.js';
 
@@ -45,6 +45,8 @@ export const currentBackend = () => engine.backendName;
 export const removeBackend = engine.removeBackend.bind(engine);
 /** Frees every tensor made inside `fn` that `fn` does not return. */
 export const tidy = engine.tidy.bind(engine);
+/** Makes a leaf tensor hold another tensor's values, in place (optimizers update parameters with it). */
+export const assign = engine.assign.bind(engine);
 /** Keeps a tensor alive past enclosing `tidy` scopes. */
 export const keep = engine.keep.bind(engine);
 /** Live tensors and bytes on a backend (default: current). */

@@ -146,8 +146,14 @@ function elementwiseCases(): Case[] {
       bound,
     });
   }
-  for (const op of ['neg', 'abs', 'sign', 'square', 'relu'] as const) {
-    const fn = ops[op] as (x: Tensor) => Tensor;
+  const intUnary: [string, (x: Tensor) => Tensor][] = [
+    ['neg', ops.neg],
+    ['abs', ops.abs],
+    ['sign', ops.sign],
+    ['square', ops.square],
+    ['relu', ops.relu],
+  ];
+  for (const [op, fn] of intUnary) {
     cases.push({ op, name: `${op} i32 [65]`, inputs: [i32([65], -1000, 1000)], fn, bound: exact });
   }
   cases.push({
@@ -169,8 +175,17 @@ function elementwiseCases(): Case[] {
       });
     }
   }
-  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'less', 'equal'] as const) {
-    const fn = ops[op] as (a: Tensor, b: Tensor) => Tensor;
+  const hostileBinary: [string, (a: Tensor, b: Tensor) => Tensor][] = [
+    ['add', ops.add],
+    ['sub', ops.sub],
+    ['mul', ops.mul],
+    ['div', ops.div],
+    ['maximum', ops.maximum],
+    ['minimum', ops.minimum],
+    ['less', ops.less],
+    ['equal', ops.equal],
+  ];
+  for (const [op, fn] of hostileBinary) {
     cases.push({
       op,
       name: `${op} hostile values`,
@@ -261,12 +276,15 @@ function reductionCases(): Case[] {
       bound: multilinear(n + 1),
       grad: [0],
     });
-    for (const op of ['max', 'min'] as const) {
+    for (const [op, reduceFn] of [
+      ['max', ops.max],
+      ['min', ops.min],
+    ] as const) {
       cases.push({
         op,
         name: `${op} ${tag}`,
         inputs: [f(shape, { kind: 'distinct' })],
-        fn: (x) => ops[op](x, axes, keep),
+        fn: (x) => reduceFn(x, axes, keep),
         bound: exact,
         grad: [0],
       });
@@ -321,12 +339,15 @@ function reductionCases(): Case[] {
     [[3, 17], 0],
     [[2, 65, 3], 1],
   ] as [number[], number][]) {
-    for (const op of ['argmax', 'argmin'] as const) {
+    for (const [op, argFn] of [
+      ['argmax', ops.argmax],
+      ['argmin', ops.argmin],
+    ] as const) {
       cases.push({
         op,
         name: `${op} ${desc(shape)} axis ${axis}`,
         inputs: [f(shape, { kind: 'distinct' })],
-        fn: (x) => ops[op](x, axis),
+        fn: (x) => argFn(x, axis),
         bound: exact,
       });
     }

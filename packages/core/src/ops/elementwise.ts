@@ -149,14 +149,16 @@ export const Clamp: OpDef<ClampAttrs> = unaryOp<ClampAttrs>(
 export interface CastAttrs {
   dtype: DType;
 }
-/** f32 → i32 truncates toward zero (like C and WGSL casts); i32 → f32 rounds to nearest. */
+/**
+ * f32 → i32 truncates toward zero (like C and WGSL casts); i32 → f32 rounds to nearest. Not
+ * differentiable: an i32 side has no gradient (casting f32 to f32 is a no-op view).
+ */
 export const Cast = defineOp<CastAttrs>({
   name: 'cast',
   infer([x], { dtype }) {
     if (dtype !== 'f32' && dtype !== 'i32') throw new DescentError('cast', `unknown dtype '${dtype}'`);
     return [{ shape: x.shape, dtype }];
   },
-  backward: ({ grads: [g] }) => [g],
 });
 
 const unary =

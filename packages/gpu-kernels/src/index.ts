@@ -1,0 +1,83 @@
+/**
+ * @descent/gpu-kernels — WGSL kernels and the WebGPU backend for @descent/core.
+ *
+ * This first release ships the capability probe the backend will be built on (device acquisition
+ * lives in one place, and reports what it found). The kernels and `WebGPUBackend` are tracked in
+ * the project issues; until they land, this package registers no backend.
+ */
+
+/** The parts of the WebGPU API the probe reads (kept structural so the package needs no DOM types). */
+interface GPULike {
+  requestAdapter(opts?: { powerPreference?: string }): Promise<AdapterLike | null>;
+}
+interface AdapterLike {
+  readonly features: ReadonlySet<string>;
+  readonly limits: Record<string, number>;
+  readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  readonly isFallbackAdapter?: boolean;
+}
+
+export interface WebGPUProbe {
+  available: boolean;
+  /** Why no adapter was found, when `available` is false. */
+  reason?: string;
+  adapter?: {
+    vendor?: string;
+    architecture?: string;
+    device?: string;
+    description?: string;
+    fallback: boolean;
+  };
+  features: string[];
+  limits: Record<string, number>;
+}
+
+const LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/**
+ * Looks for a WebGPU adapter (`navigator.gpu` in browsers; pass the `gpu` object of the `webgpu`
+ * package in Node) and reports its features and the limits the kernels depend on. Never throws.
+ */
+export async function probeWebGPU(gpu?: GPULike): Promise<WebGPUProbe> {
+  const g = gpu ?? (globalThis as { navigator?: { gpu?: GPULike } }).navigator?.gpu;
+  if (!g)
+    return {
+      available: false,
+      reason: 'no WebGPU entry point (navigator.gpu is undefined and no gpu object was given)',
+      features: [],
+      limits: {},
+    };
+  let adapter: AdapterLike | null;
+  try {
+    adapter = await g.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return {
+      available: false,
+      reason: `requestAdapter failed: ${(e as Error).message}`,
+      features: [],
+      limits: {},
+    };
+  }
+  if (!adapter)
+    return {
+      available: false,
+      reason: 'requestAdapter returned null (no usable adapter)',
+      features: [],
+      limits: {},
+    };
+  const limits: Record<string, number> = {};
+  for (const k of LIMITS) limits[k] = Number(adapter.limits[k]);
+  return {
+    available: true,
+    adapter: { ...(adapter.info ?? {}), fallback: adapter.isFallbackAdapter ?? false },
+    features: [...adapter.features].sort(),
+    limits,
+  };
+}
