@@ -287,6 +287,27 @@ class Engine {
     return result;
   }
 
+  /**
+   * Runs `fn` leaving the tensors it makes in the enclosing scope, unless `fn` throws: then they are
+   * disposed (so a failing composite op leaks nothing, even outside `tidy`).
+   */
+  guard<T>(fn: () => T): T {
+    const scope = new Set<Tensor>();
+    this.scopes.push(scope);
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.scopes.pop();
+      for (const t of scope) t.dispose();
+      throw e;
+    }
+    this.scopes.pop();
+    const parent = this.scopes[this.scopes.length - 1];
+    if (parent) for (const t of scope) parent.add(t);
+    return result;
+  }
+
   /** Removes `t` from every enclosing tidy scope so it survives them. */
   keep<T extends Tensor>(t: T): T {
     for (const s of this.scopes) s.delete(t);

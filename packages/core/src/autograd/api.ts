@@ -30,8 +30,14 @@ export function backward(loss: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     );
   }
   const seed = grad ?? engine.tidy(() => onesLikeGrad(loss));
-  const grads = runBackward([loss], [seed], new Set(), opts);
-  if (!grad) seed.dispose();
+  let grads: Map<Tensor, Tensor>;
+  try {
+    grads = runBackward([loss], [seed], new Set(), opts);
+  } finally {
+    // With createGraph the seed is an input of the recorded graph (a second backward needs it alive):
+    // the enclosing scope frees it, as for every other tensor of that graph.
+    if (!grad && !opts.createGraph) seed.dispose();
+  }
   const prevEnabled = engine.gradEnabled;
   engine.gradEnabled = opts.createGraph ?? false;
   try {

@@ -119,6 +119,10 @@ export function runBackward(
       }
     }
     if (!retainGraph) for (const n of nodes) n.released = true;
+  } catch (e) {
+    // Free the gradients computed so far (with createGraph they belong to the enclosing scope).
+    if (!createGraph) for (const g of holds.keys()) if (!external.has(g)) g.dispose();
+    throw e;
   } finally {
     engine.gradEnabled = prevEnabled;
   }

@@ -77,7 +77,8 @@ export function tensor(data: HostData, shape?: readonly number[], opts: CreateOp
       `got ${flat.length} values for shape ${fmtShape(finalShape)} (expected ${sizeOf(finalShape)})`,
     );
   }
-  const host = allocHost(dtype, flat.length);
+  // Float64 host values for f32: the backend rounds to its storage type (the float64 reference keeps them exact).
+  const host = dtype === 'i32' ? new Int32Array(flat.length) : new Float64Array(flat.length);
   for (let i = 0; i < flat.length; i++) host[i] = flat[i];
   return engine.makeTensor(backendFor(opts), finalShape, dtype, host);
 }

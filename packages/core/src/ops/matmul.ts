@@ -1,5 +1,5 @@
 import { DescentError, fmtShape } from '../errors.js';
-import { defineOp, runOp } from '../op.js';
+import { checkInputs, defineOp, runOp } from '../op.js';
 import { broadcastShapes, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastTo, reshape, squeeze, sumToShape } from './shape-ops.js';
@@ -108,6 +108,7 @@ export const Matmul = defineOp<MatmulAttrs>({
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const attrs = { transposeA: opts.transposeA ?? false, transposeB: opts.transposeB ?? false };
+  checkInputs('matmul', [a, b]); // before any reshape, so errors name matmul
   if (a.rank === 0 || b.rank === 0)
     throw new DescentError(
       'matmul',

@@ -279,9 +279,13 @@ function withDefaultParams(
     made.push(t);
     return t;
   });
-  const out = f(...ps);
-  if (!out.node) for (const t of made) t.dispose();
-  return out;
+  let out: Tensor | undefined;
+  try {
+    out = f(...ps);
+    return out;
+  } finally {
+    if (!out?.node) for (const t of made) t.dispose();
+  }
 }
 
 /**

@@ -26,9 +26,9 @@ export function pickLike(op: string, a: TensorOrNumber, b: TensorOrNumber): Tens
 /**
  * Runs a composite op's body. When the result will be on the autograd tape, its intermediates are
  * needed by backward and stay in the caller's scope (a `tidy` frees them); otherwise they are freed
- * as soon as the result exists.
+ * as soon as the result exists. Either way, if the body throws, what it made is freed.
  */
 export function composite<T>(inputs: readonly Tensor[], fn: () => T): T {
   const recording = engine.gradEnabled && inputs.some((t) => t.requiresGrad);
-  return recording ? fn() : engine.tidy(fn);
+  return recording ? engine.guard(fn) : engine.tidy(fn);
 }
