@@ -1,0 +1,422 @@
+// Reductions over a [outer, R, inner] view, softmax / log-softmax over rows, cross-entropy.
+import { loadPartial, storePartial, splat, isplat, hsum, hmax, hmin, fma } from './common';
+import { vexp, vlog } from './math';
+
+// A reduction: `v` folds an input vector into an accumulator, `c` merges two accumulators, `s` folds a
+// scalar input, `h` merges the 4 lanes of an accumulator; `init` is the identity.
+class RSum {
+  @inline init(): f32 { return 0; }
+  @inline v(acc: v128, x: v128): v128 { return f32x4.add(acc, x); }
+  @inline c(a: v128, b: v128): v128 { return f32x4.add(a, b); }
+  @inline s(acc: f32, x: f32): f32 { return acc + x; }
+  @inline h(v: v128): f32 { return hsum(v); }
+}
+class RSumSq {
+  @inline init(): f32 { return 0; }
+  @inline v(acc: v128, x: v128): v128 { return fma(x, x, acc); }
+  @inline c(a: v128, b: v128): v128 { return f32x4.add(a, b); }
+  @inline s(acc: f32, x: f32): f32 { return acc + x * x; }
+  @inline h(v: v128): f32 { return hsum(v); }
+}
+class RMax {
+  @inline init(): f32 { return -Infinity; }
+  @inline v(acc: v128, x: v128): v128 { return f32x4.max(acc, x); }
+  @inline c(a: v128, b: v128): v128 { return f32x4.max(a, b); }
+  @inline s(acc: f32, x: f32): f32 { return max(acc, x); }
+  @inline h(v: v128): f32 { return hmax(v); }
+}
+class RMin {
+  @inline init(): f32 { return Infinity; }
+  @inline v(acc: v128, x: v128): v128 { return f32x4.min(acc, x); }
+  @inline c(a: v128, b: v128): v128 { return f32x4.min(a, b); }
+  @inline s(acc: f32, x: f32): f32 { return min(acc, x); }
+  @inline h(v: v128): f32 { return hmin(v); }
+}
+
+/** Reduces one contiguous row of n floats. 4 independent vector accumulators. */
+@inline function reduceRow<Op>(p: usize, n: i32): f32 {
+  const op = changetype<Op>(0);
+  const z = splat(op.init());
+  let a0 = z, a1 = z, a2 = z, a3 = z;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const q = p + (<usize>i << 2);
+    a0 = op.v(a0, v128.load(q));
+    a1 = op.v(a1, v128.load(q, 16));
+    a2 = op.v(a2, v128.load(q, 32));
+    a3 = op.v(a3, v128.load(q, 48));
+  }
+  for (; i + 4 <= n; i += 4) a0 = op.v(a0, v128.load(p + (<usize>i << 2)));
+  // (a0 ⊕ a1) ⊕ (a2 ⊕ a3) lane-wise, then across lanes
+  let acc = op.h(op.c(op.c(a0, a1), op.c(a2, a3)));
+  for (; i < n; i++) acc = op.s(acc, load<f32>(p + (<usize>i << 2)));
+  return acc;
+}
+
+/** Reduces over r for a [R, inner] slab: y[j] = ⊕_r x[r·inner + j]. */
+@inline function reduceCols<Op>(x: usize, y: usize, R: i32, inner: i32): void {
+  const op = changetype<Op>(0);
+  const z = splat(op.init());
+  const rowB = <usize>inner << 2;
+  let j = 0;
+  for (; j + 16 <= inner; j += 16) {
+    let a0 = z, a1 = z, a2 = z, a3 = z;
+    let q = x + (<usize>j << 2);
+    for (let r = 0; r < R; r++) {
+      a0 = op.v(a0, v128.load(q));
+      a1 = op.v(a1, v128.load(q, 16));
+      a2 = op.v(a2, v128.load(q, 32));
+      a3 = op.v(a3, v128.load(q, 48));
+      q += rowB;
+    }
+    const o = y + (<usize>j << 2);
+    v128.store(o, a0);
+    v128.store(o, a1, 16);
+    v128.store(o, a2, 32);
+    v128.store(o, a3, 48);
+  }
+  for (; j + 4 <= inner; j += 4) {
+    let a0 = z;
+    let q = x + (<usize>j << 2);
+    for (let r = 0; r < R; r++) {
+      a0 = op.v(a0, v128.load(q));
+      q += rowB;
+    }
+    v128.store(y + (<usize>j << 2), a0);
+  }
+  const t = inner - j;
+  if (t > 0) {
+    let a0 = z;
+    let q = x + (<usize>j << 2);
+    for (let r = 0; r < R; r++) {
+      a0 = op.v(a0, loadPartial(q, t));
+      q += rowB;
+    }
+    storePartial(y + (<usize>j << 2), a0, t);
+  }
+}
+
+function reduceView<Op>(x: usize, y: usize, outer: i32, R: i32, inner: i32, scale: f32): void {
+  const slab = <usize>R * inner << 2;
+  if (inner == 1) {
+    for (let o = 0; o < outer; o++) {
+      store<f32>(y + (<usize>o << 2), reduceRow<Op>(x + slab * o, R) * scale);
+    }
+  } else {
+    const rowOut = <usize>inner << 2;
+    for (let o = 0; o < outer; o++) {
+      const yo = y + rowOut * o;
+      reduceCols<Op>(x + slab * o, yo, R, inner);
+      if (scale != 1) {
+        for (let j = 0; j < inner; j++) store<f32>(yo + (<usize>j << 2), load<f32>(yo + (<usize>j << 2)) * scale);
+      }
+    }
+  }
+}
+
+export const R_SUM = 0;
+export const R_MAX = 1;
+export const R_MIN = 2;
+export const R_MEAN = 3;
+export const R_SUM_SQUARES = 4;
+
+/**
+ * y[o, j] = ⊕_{r<R} x[o, r, j] over the [outer, R, inner] view (the caller maps any axis set onto it).
+ * R = 0 gives the identity (0, −inf, +inf; mean → NaN). max/min propagate NaN.
+ */
+export function reduce_f32(op: i32, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  switch (op) {
+    case R_SUM: reduceView<RSum>(x, y, outer, R, inner, 1); break;
+    case R_MAX: reduceView<RMax>(x, y, outer, R, inner, 1); break;
+    case R_MIN: reduceView<RMin>(x, y, outer, R, inner, 1); break;
+    case R_MEAN: reduceView<RSum>(x, y, outer, R, inner, <f32>(1.0 / <f64>R)); break;
+    case R_SUM_SQUARES: reduceView<RSumSq>(x, y, outer, R, inner, 1); break;
+    default: unreachable();
+  }
+}
+
+// ---- argmax / argmin: index of the first extreme; a NaN counts as the extreme (NumPy) ----------------
+
+class AMax { @inline better(v: v128, best: v128): v128 { return f32x4.gt(v, best); } @inline sb(v: f32, b: f32): bool { return v > b; } }
+class AMin { @inline better(v: v128, best: v128): v128 { return f32x4.lt(v, best); } @inline sb(v: f32, b: f32): bool { return v < b; } }
+
+const LANES = memory.data(32, 16);
+
+@inline function argRow<Op>(p: usize, n: i32): i32 {
+  const op = changetype<Op>(0);
+  if (n <= 0) return 0;
+  let i = 0;
+  let bestIdx = 0;
+  let best = load<f32>(p);
+  if (n >= 8) {
+    let bv = v128.load(p);
+    let bi = i32x4(0, 1, 2, 3);
+    let cur = bi;
+    if (v128.any_true(f32x4.ne(bv, bv))) return firstNaN(p, 0, n);
+    for (i = 4; i + 4 <= n; i += 4) {
+      const v = v128.load(p + (<usize>i << 2));
+      cur = i32x4.add(cur, isplat(4));
+      if (v128.any_true(f32x4.ne(v, v))) return firstNaN(p, i, n);
+      const m = op.better(v, bv);
+      bv = v128.bitselect(v, bv, m);
+      bi = v128.bitselect(cur, bi, m);
+    }
+    // best lane; ties → smallest index
+    best = f32x4.extract_lane(bv, 0);
+    bestIdx = i32x4.extract_lane(bi, 0);
+    for (let l = 1; l < 4; l++) {
+      // lane l via a shuffle-free spill: lanes of bv / bi live at LANES / LANES + 16
+      v128.store(LANES, bv);
+      v128.store(LANES, bi, 16);
+      const v = load<f32>(LANES + (<usize>l << 2));
+      const ix = load<i32>(LANES + (<usize>l << 2), 16);
+      if (op.sb(v, best) || (v == best && ix < bestIdx)) {
+        best = v;
+        bestIdx = ix;
+      }
+    }
+  } else {
+    if (best != best) return 0;
+    i = 1;
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(p + (<usize>i << 2));
+    if (v != v) return i;
+    if (op.sb(v, best)) {
+      best = v;
+      bestIdx = i;
+    }
+  }
+  return bestIdx;
+}
+
+function firstNaN(p: usize, from: i32, n: i32): i32 {
+  for (let i = from; i < n; i++) {
+    const v = load<f32>(p + (<usize>i << 2));
+    if (v != v) return i;
+  }
+  return n;
+}
+
+@inline function argCols<Op>(x: usize, y: usize, R: i32, inner: i32): void {
+  const op = changetype<Op>(0);
+  const rowB = <usize>inner << 2;
+  for (let j = 0; j < inner; j += 4) {
+    const t = min(4, inner - j);
+    let q = x + (<usize>j << 2);
+    let bv = t == 4 ? v128.load(q) : loadPartial(q, t);
+    let bi = isplat(0);
+    for (let r = 1; r < R; r++) {
+      q += rowB;
+      const v = t == 4 ? v128.load(q) : loadPartial(q, t);
+      // better, or a first NaN (once best is NaN nothing replaces it)
+      const m = v128.or(op.better(v, bv), v128.andnot(f32x4.ne(v, v), f32x4.ne(bv, bv)));
+      bv = v128.bitselect(v, bv, m);
+      bi = v128.bitselect(isplat(r), bi, m);
+    }
+    const o = y + (<usize>j << 2);
+    if (t == 4) v128.store(o, bi);
+    else storePartial(o, bi, t);
+  }
+}
+
+function argView<Op>(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  const slab = <usize>R * inner << 2;
+  for (let o = 0; o < outer; o++) {
+    if (inner == 1) store<i32>(y + (<usize>o << 2), argRow<Op>(x + slab * o, R));
+    else argCols<Op>(x + slab * o, y + (<usize>o * inner << 2), R, inner);
+  }
+}
+
+export const A_ARGMAX = 0;
+export const A_ARGMIN = 1;
+
+/** y (i32) [outer, inner] = index r of the first max/min of x[o, ·, j]; a NaN counts as the extreme. */
+export function argreduce_f32(op: i32, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  if (op == A_ARGMAX) argView<AMax>(x, y, outer, R, inner);
+  else argView<AMin>(x, y, outer, R, inner);
+}
+
+// ---- softmax family (rows of n, last axis) ------------------------------------------------------------
+
+@inline function rowMax(p: usize, n: i32): f32 {
+  return reduceRow<RMax>(p, n);
+}
+
+/** Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. */
+@inline function sumExp(x: usize, y: usize, n: i32, m: f32): f32 {
+  const vm = splat(m);
+  let s0 = splat(0), s1 = splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    const e0 = vexp(f32x4.sub(v128.load(x + o), vm));
+    const e1 = vexp(f32x4.sub(v128.load(x + o, 16), vm));
+    if (y) {
+      v128.store(y + o, e0);
+      v128.store(y + o, e1, 16);
+    }
+    s0 = f32x4.add(s0, e0);
+    s1 = f32x4.add(s1, e1);
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const e0 = vexp(f32x4.sub(v128.load(x + o), vm));
+    if (y) v128.store(y + o, e0);
+    s0 = f32x4.add(s0, e0);
+  }
+  let s = hsum(f32x4.add(s0, s1));
+  const t = n - i;
+  if (t > 0) {
+    const o = <usize>i << 2;
+    const e = vexp(f32x4.sub(loadPartial(x + o, t), vm));
+    if (y) storePartial(y + o, e, t);
+    s += f32x4.extract_lane(e, 0);
+    if (t > 1) s += f32x4.extract_lane(e, 1);
+    if (t > 2) s += f32x4.extract_lane(e, 2);
+  }
+  return s;
+}
+
+@inline function slog(x: f32): f32 {
+  return f32x4.extract_lane(vlog(f32x4.splat(x)), 0);
+}
+
+@inline function scaleRow(y: usize, n: i32, a: f32, b: f32): void {
+  // y = y·a + b  (b added after the product: y·a exact-rounded, then + b)
+  const va = splat(a);
+  const vb = splat(b);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(f32x4.mul(v128.load(y + o), va), vb));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) * a + b);
+  }
+}
+
+/** y = softmax(x) over each row of n (numerically stable, max-subtracted). y may equal x. */
+export function softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
+  const rb = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + rb * r;
+    const yr = y + rb * r;
+    const m = rowMax(xr, n);
+    const s = sumExp(xr, yr, n, m);
+    scaleRow(yr, n, 1 / s, 0);
+  }
+}
+
+/** y = x − logsumexp(x) over each row of n. y may equal x. */
+export function log_softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
+  const rb = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + rb * r;
+    const yr = y + rb * r;
+    const m = rowMax(xr, n);
+    const lse = m + slog(sumExp(xr, 0, n, m));
+    if (xr != yr) memory.copy(yr, xr, rb);
+    scaleRow(yr, n, 1, -lse);
+  }
+}
+
+/** y[r] = logsumexp(x[r, :]) for each row. */
+export function logsumexp_f32(x: usize, y: usize, rows: i32, n: i32): void {
+  const rb = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + rb * r;
+    const m = rowMax(xr, n);
+    store<f32>(y + (<usize>r << 2), m == -Infinity ? m : m + slog(sumExp(xr, 0, n, m)));
+  }
+}
+
+/**
+ * Cross-entropy per row from logits [rows, C] and i32 labels, label smoothing eps:
+ * loss[r] = lse(x_r) − (1 − eps)·x_r[label] − eps·mean_j x_r[j]. A label outside [0, C) gives NaN.
+ */
+export function cross_entropy_f32(x: usize, labels: usize, loss: usize, rows: i32, C: i32, eps: f32): void {
+  const rb = <usize>C << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + rb * r;
+    const m = rowMax(xr, C);
+    const lse = m + slog(sumExp(xr, 0, C, m));
+    const lab = load<i32>(labels + (<usize>r << 2));
+    let l: f32 = NaN;
+    if (lab >= 0 && lab < C) {
+      l = lse - (1 - eps) * load<f32>(xr + (<usize>lab << 2));
+      if (eps != 0) l -= eps * (reduceRow<RSum>(xr, C) / <f32>C);
+    }
+    store<f32>(loss + (<usize>r << 2), l);
+  }
+}
+
+/**
+ * Gradient of cross_entropy_f32: dx[r, j] = g_r·(softmax(x_r)_j − (1 − eps)·[j = label_r] − eps/C), with
+ * g_r = dloss[r·dlossStride] (stride 0: one upstream gradient for all rows, e.g. 1/rows for a mean).
+ */
+export function cross_entropy_backward_f32(
+  x: usize, labels: usize, dloss: usize, dlossStride: i32, dx: usize, rows: i32, C: i32, eps: f32,
+): void {
+  const rb = <usize>C << 2;
+  const u = eps / <f32>C;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + rb * r;
+    const dr = dx + rb * r;
+    const g = load<f32>(dloss + (<usize>(r * dlossStride) << 2));
+    const m = rowMax(xr, C);
+    const s = sumExp(xr, dr, C, m);
+    scaleRow(dr, C, g / s, -g * u);
+    const lab = load<i32>(labels + (<usize>r << 2));
+    if (lab >= 0 && lab < C) {
+      const o = dr + (<usize>lab << 2);
+      store<f32>(o, load<f32>(o) - g * (1 - eps));
+    }
+  }
+}
+
+/** dx = y·(dy − Σ_j dy·y) per row (softmax backward from the forward output y). */
+export function softmax_backward_f32(y: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
+  const rb = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + rb * r, gr = dy + rb * r, dr = dx + rb * r;
+    let acc = splat(0);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      acc = fma(v128.load(yr + o), v128.load(gr + o), acc);
+    }
+    let d = hsum(acc);
+    for (; i < n; i++) d += load<f32>(yr + (<usize>i << 2)) * load<f32>(gr + (<usize>i << 2));
+    const vd = splat(d);
+    i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dr + o, f32x4.mul(v128.load(yr + o), f32x4.sub(v128.load(gr + o), vd)));
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(dr + o, load<f32>(yr + o) * (load<f32>(gr + o) - d));
+    }
+  }
+}
+
+/** dx = dy − exp(y)·Σ_j dy per row (log-softmax backward from the forward output y). */
+export function log_softmax_backward_f32(y: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
+  const rb = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + rb * r, gr = dy + rb * r, dr = dx + rb * r;
+    const s = splat(reduceRow<RSum>(gr, n));
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dr + o, f32x4.sub(v128.load(gr + o), f32x4.mul(vexp(v128.load(yr + o)), s)));
+    }
+    const t = n - i;
+    if (t > 0) {
+      const o = <usize>i << 2;
+      storePartial(dr + o, f32x4.sub(loadPartial(gr + o, t), f32x4.mul(vexp(loadPartial(yr + o, t)), s)), t);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+export function erf64(x: number): number;
+export function erfc64(x: number): number;
+export const exp64: (x: number) => number;
+export const log64: (x: number) => number;
+export const tanh64: (x: number) => number;
+export function sigmoid64(x: number): number;
+export function geluErf64(x: number): number;
+export function geluTanh64(x: number): number;
+export function softplus64(x: number): number;
+export function silu64(x: number, beta?: number): number;
+export function ulpError(y: number, ref: number): number;
