@@ -1,10 +1,22 @@
 /**
  * @descent/gpu-kernels — WGSL kernels and the WebGPU backend for @descent/core.
  *
- * This first release ships the capability probe the backend will be built on (device acquisition
- * lives in one place, and reports what it found). The kernels and `WebGPUBackend` are tracked in
- * the project issues; until they land, this package registers no backend.
+ *   import { registerBackend } from '@descent/core';
+ *   import { createWebGPUBackend } from '@descent/gpu-kernels';
+ *   registerBackend('webgpu', () => createWebGPUBackend());
+ *
+ * Also exported: `probeWebGPU` (a capability probe that never throws) and `acquireDevice` (device
+ * acquisition, in one place: src/device.ts).
  */
+export { createWebGPUBackend, WebGPUBackend, type WebGPUBackendOptions } from './backend.js';
+export {
+  type AcquiredDevice,
+  acquireDevice,
+  type DeviceInfo,
+  type DeviceOptions,
+  NoWebGPUError,
+} from './device.js';
+export { GPU_KERNELS } from './webgpu/kernels/index.js';
 
 /** The parts of the WebGPU API the probe reads (kept structural so the package needs no DOM types). */
 interface GPULike {

@@ -1,0 +1,467 @@
+import type { Backend, BackendMemory, DataArray, DataId, DType, TensorInfo } from '@descent/core';
+import { type AcquiredDevice, acquireDevice, type DeviceInfo, type DeviceOptions } from './device.js';
+import { BufferPool, sizeClass } from './webgpu/buffer-pool.js';
+import type { DispatchSpec, KernelContext } from './webgpu/kernel.js';
+import { GPU_KERNELS } from './webgpu/kernels/index.js';
+import { PARAM_WORDS } from './webgpu/wgsl.js';
+
+export interface WebGPUBackendOptions extends DeviceOptions {
+  /** Name the backend reports (default 'webgpu'). */
+  name?: string;
+  /** Run on an already acquired device instead of acquiring one. */
+  device?: AcquiredDevice;
+  /**
+   * Lower limits the kernels plan with (never above the device's). For tests: an artificially small
+   * `maxStorageBufferBindingSize` exercises the large-tensor path without allocating gigabytes.
+   */
+  limitOverrides?: Partial<Record<string, number>>;
+  /** Bytes of freed buffers kept for reuse (default 512 MiB). */
+  maxPooledBytes?: number;
+  /** Submit the open command encoder after this many dispatches (default 1024). */
+  maxDispatchesPerSubmit?: number;
+}
+
+/** Storage of one tensor: a pooled buffer (its size class) holding `size` elements. */
+class GPUStorage {
+  constructor(
+    public buffer: GPUBuffer | null,
+    readonly size: number,
+    readonly dtype: DType,
+  ) {}
+}
+
+const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+const STAGING_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
+const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
+const MAP_READ = 0x1;
+
+/**
+ * Per-dispatch parameter blocks, packed into 64 KiB uniform buffers. The CPU copies are written
+ * with one `writeBuffer` per chunk right before the encoder is submitted (queue order makes reuse of
+ * the chunks by the next batch safe).
+ */
+class UniformArena {
+  private readonly chunks: { buffer: GPUBuffer; shadow: Uint32Array }[] = [];
+  private chunk = 0;
+  private offset = 0;
+  static readonly CHUNK = 65536;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly align: number,
+  ) {}
+
+  push(words: Uint32Array): { buffer: GPUBuffer; offset: number; size: number } {
+    const size = PARAM_WORDS * 4;
+    if (this.offset + size > UniformArena.CHUNK) {
+      this.chunk++;
+      this.offset = 0;
+    }
+    if (this.chunk === this.chunks.length) {
+      this.chunks.push({
+        buffer: this.device.createBuffer({ size: UniformArena.CHUNK, usage: UNIFORM_USAGE, label: 'params' }),
+        shadow: new Uint32Array(UniformArena.CHUNK / 4),
+      });
+    }
+    const c = this.chunks[this.chunk];
+    const offset = this.offset;
+    c.shadow.set(words, offset / 4);
+    this.offset = Math.ceil((offset + size) / this.align) * this.align;
+    return { buffer: c.buffer, offset, size };
+  }
+
+  /** Uploads every chunk used since the last upload and starts over. */
+  upload(queue: GPUQueue): void {
+    for (let i = 0; i <= this.chunk && i < this.chunks.length; i++) {
+      const used = i < this.chunk ? UniformArena.CHUNK : this.offset;
+      if (used > 0) queue.writeBuffer(this.chunks[i].buffer, 0, this.chunks[i].shadow, 0, used / 4);
+    }
+    this.chunk = 0;
+    this.offset = 0;
+  }
+
+  get bytes(): number {
+    return this.chunks.length * UniformArena.CHUNK;
+  }
+
+  destroy(): void {
+    for (const c of this.chunks) c.buffer.destroy();
+  }
+}
+
+/**
+ * The WebGPU backend. It owns a device, a buffer pool, a pipeline cache and one command encoder that
+ * collects every dispatch until a `read()` or `flush()` (or `maxDispatchesPerSubmit`) submits it.
+ *
+ * Pipelines are created with the synchronous `createComputePipeline` on first use and cached by
+ * kernel + specialization (`runKernel` is synchronous, so it cannot await
+ * `createComputePipelineAsync`; Dawn compiles on its own threads either way). Shapes and attrs are
+ * passed as uniforms, so one pipeline serves every shape.
+ *
+ * Errors: each `runKernel` runs inside validation and out-of-memory error scopes; WebGPU reports
+ * them asynchronously, so the first error is rethrown, naming the op, by the next `read()` or
+ * `flush()`. Errors that can be seen up front (a binding over the device's limit) throw at once.
+ * A lost device makes every later call throw an error that says so.
+ */
+export class WebGPUBackend implements Backend {
+  readonly name: string;
+  readonly device: GPUDevice;
+  readonly deviceInfo: DeviceInfo;
+  readonly limits: Readonly<Record<string, number>>;
+
+  private readonly pool: BufferPool;
+  private readonly staging: BufferPool;
+  private readonly uniforms: UniformArena;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout }>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private batchOps: string[] = [];
+  private readonly maxDispatches: number;
+  private liveElementBytes = 0;
+  private liveTensors = 0;
+  private peakBytes = 0;
+  private submits = 0;
+  private readonly scopes = new Set<Promise<void>>();
+  private firstError: Error | null = null;
+  private lost: GPUDeviceLostInfo | null = null;
+  private disposed = false;
+
+  constructor(acquired: AcquiredDevice, opts: WebGPUBackendOptions = {}) {
+    this.name = opts.name ?? 'webgpu';
+    this.device = acquired.device;
+    this.deviceInfo = acquired.info;
+    const limits = { ...acquired.info.limits };
+    for (const [k, v] of Object.entries(opts.limitOverrides ?? {}))
+      if (typeof v === 'number') limits[k] = Math.min(v, limits[k] ?? v);
+    this.limits = limits;
+    this.maxDispatches = opts.maxDispatchesPerSubmit ?? 1024;
+    this.pool = new BufferPool(this.device, STORAGE_USAGE, 'tensor', opts.maxPooledBytes);
+    this.staging = new BufferPool(this.device, STAGING_USAGE, 'staging', 64 * 2 ** 20);
+    this.uniforms = new UniformArena(
+      this.device,
+      Math.max(16, limits.minUniformBufferOffsetAlignment || 256),
+    );
+    this.device.lost.then((info) => {
+      this.lost = info;
+    });
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.recordError(`WebGPU error outside any kernel: ${err.message}`);
+    });
+  }
+
+  // ------------------------------------------------------------------------------ storage
+
+  allocate(size: number, dtype: DType, values?: ArrayLike<number>): DataId {
+    this.checkUsable('allocate');
+    const bytes = Math.max(size * 4, 4);
+    if (bytes > this.limits.maxBufferSize)
+      throw new Error(
+        `webgpu allocate: ${size} ${dtype} elements need ${bytes} bytes, over this device's maxBufferSize ` +
+          `(${this.limits.maxBufferSize} bytes)`,
+      );
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let buffer: GPUBuffer;
+    try {
+      buffer = this.pool.acquire(bytes, values !== undefined);
+    } finally {
+      this.popScopes(`allocate(${size} ${dtype} elements, ${bytes} bytes)`);
+    }
+    if (values) {
+      if (values.length < size)
+        throw new RangeError(`webgpu allocate: ${values.length} values given for ${size} elements`);
+      const src =
+        dtype === 'i32'
+          ? values instanceof Int32Array
+            ? values
+            : Int32Array.from(values as ArrayLike<number>)
+          : values instanceof Float32Array
+            ? values
+            : Float32Array.from(values as ArrayLike<number>);
+      if (size > 0) this.device.queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, size * 4);
+    }
+    this.liveElementBytes += size * 4;
+    this.liveTensors++;
+    this.peakBytes = Math.max(this.peakBytes, this.liveElementBytes);
+    return new GPUStorage(buffer, size, dtype);
+  }
+
+  free(data: DataId): void {
+    const s = data as GPUStorage;
+    if (!s.buffer) return;
+    this.liveElementBytes -= s.size * 4;
+    this.liveTensors--;
+    if (this.lost || this.disposed) {
+      s.buffer = null;
+      return;
+    }
+    this.pool.release(s.buffer, this.encoder !== null);
+    s.buffer = null;
+  }
+
+  async read(data: DataId, dtype: DType, size: number): Promise<DataArray> {
+    this.checkUsable('read');
+    const s = data as GPUStorage;
+    const out = dtype === 'i32' ? new Int32Array(size) : new Float32Array(size);
+    if (!s.buffer) throw new Error('webgpu read: the tensor was already freed');
+    if (size === 0) {
+      await this.flush();
+      return out;
+    }
+    const bytes = size * 4;
+    const staging = this.staging.acquire(bytes, true);
+    this.endPass();
+    this.openEncoder().copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+    this.submit();
+    try {
+      await staging.mapAsync(MAP_READ, 0, bytes);
+    } catch (e) {
+      this.staging.release(staging, false);
+      this.checkUsable('read');
+      await this.throwPendingErrors();
+      throw new Error(`webgpu read: mapping the staging buffer failed: ${(e as Error).message}`);
+    }
+    new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+    staging.unmap();
+    this.staging.release(staging, false);
+    await this.throwPendingErrors();
+    return out;
+  }
+
+  /** Submits the recorded dispatches; rejects with the first WebGPU error of the work so far. */
+  async flush(): Promise<void> {
+    this.checkUsable('flush');
+    this.submit();
+    await this.throwPendingErrors();
+  }
+
+  // ------------------------------------------------------------------------------ kernels
+
+  hasKernel(name: string): boolean {
+    return Object.hasOwn(GPU_KERNELS, name);
+  }
+
+  kernelNames(): readonly string[] {
+    return Object.keys(GPU_KERNELS);
+  }
+
+  runKernel(
+    name: string,
+    inputs: readonly TensorInfo[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): void {
+    this.checkUsable(name);
+    const kernel = GPU_KERNELS[name];
+    if (!kernel) throw new Error(`backend '${this.name}' has no kernel for op '${name}'`);
+    const ctx: KernelContext = {
+      op: name,
+      limits: this.limits,
+      dispatch: (spec) => this.dispatch(name, spec),
+    };
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    try {
+      kernel(ctx, inputs, outputs, attrs);
+    } finally {
+      this.popScopes(`op '${name}'`);
+    }
+    this.batchOps.push(name);
+    if (this.dispatches >= this.maxDispatches) this.submit();
+  }
+
+  private dispatch(op: string, spec: DispatchSpec): void {
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const bindings = [...spec.inputs, ...spec.outputs];
+    for (const t of bindings) {
+      const bytes = t.size * 4;
+      if (bytes > maxBinding)
+        throw new Error(
+          `webgpu ${op}: a ${t.dtype} tensor [${t.shape.join(', ')}] needs a ${bytes}-byte storage binding, ` +
+            `over this device's maxStorageBufferBindingSize (${maxBinding} bytes); splitting large tensors ` +
+            'across bindings is not implemented yet',
+        );
+    }
+    const { pl, bgl } = this.layout(spec.inputs.length, spec.outputs.length);
+    const pipeline = this.pipeline(spec.key, spec.wgsl, pl);
+    const u = this.uniforms.push(spec.params.toArray());
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: u.buffer, offset: u.offset, size: u.size } },
+    ];
+    bindings.forEach((t, i) => {
+      const s = t.data as GPUStorage;
+      if (!s.buffer) throw new Error(`webgpu ${op}: binding ${i} refers to a freed tensor`);
+      entries.push({
+        binding: i + 1,
+        resource: { buffer: s.buffer, offset: 0, size: Math.max(t.size * 4, 4) },
+      });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: bgl, entries, label: spec.key });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y, z] = spec.workgroups;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension || 65535;
+    if (x > maxDim || y > maxDim || z > maxDim)
+      throw new Error(`webgpu ${op}: dispatch [${x}, ${y}, ${z}] is over ${maxDim} workgroups per dimension`);
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  private layout(nIn: number, nOut: number): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {
+    const key = `${nIn}:${nOut}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      const COMPUTE = 0x4;
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: COMPUTE, buffer: { type: 'uniform' } },
+      ];
+      for (let i = 0; i < nIn; i++)
+        entries.push({ binding: 1 + i, visibility: COMPUTE, buffer: { type: 'read-only-storage' } });
+      for (let i = 0; i < nOut; i++)
+        entries.push({ binding: 1 + nIn + i, visibility: COMPUTE, buffer: { type: 'storage' } });
+      const bgl = this.device.createBindGroupLayout({ entries, label: `layout ${key}` });
+      l = { bgl, pl: this.device.createPipelineLayout({ bindGroupLayouts: [bgl] }) };
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  private pipeline(key: string, wgsl: () => string, layout: GPUPipelineLayout): GPUComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: wgsl(), label: key });
+      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' }, label: key });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  // ------------------------------------------------------------------------------ encoder
+
+  private openEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder({ label: 'descent batch' });
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    this.pass ??= this.openEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private submit(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    this.uniforms.upload(this.device.queue);
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    const ops = this.batchOps;
+    try {
+      this.device.queue.submit([this.encoder.finish()]);
+    } finally {
+      this.popScopes(`the submit of ${ops.length} ops (${[...new Set(ops)].slice(0, 12).join(', ')})`);
+    }
+    this.encoder = null;
+    this.dispatches = 0;
+    this.batchOps = [];
+    this.submits++;
+    this.pool.onSubmit();
+  }
+
+  // ------------------------------------------------------------------------------ errors
+
+  private popScopes(what: string): void {
+    const d = this.device;
+    const p = Promise.all([d.popErrorScope(), d.popErrorScope()]).then(
+      ([validation, oom]) => {
+        if (validation) this.recordError(`WebGPU validation error in ${what}: ${validation.message}`);
+        if (oom) this.recordError(`WebGPU out-of-memory error in ${what}: ${oom.message}`);
+      },
+      (e) => this.recordError(`WebGPU error scope failed in ${what}: ${(e as Error).message}`),
+    );
+    this.scopes.add(p);
+    p.finally(() => this.scopes.delete(p));
+  }
+
+  private recordError(message: string): void {
+    this.firstError ??= new Error(message);
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    if (this.scopes.size) await Promise.all([...this.scopes]);
+    const e = this.firstError;
+    if (e) {
+      this.firstError = null;
+      throw e;
+    }
+  }
+
+  private checkUsable(what: string): void {
+    if (this.disposed) throw new Error(`webgpu ${what}: the backend was disposed`);
+    if (this.lost)
+      throw new Error(
+        `webgpu ${what}: the WebGPU device was lost (${this.lost.reason}): ${this.lost.message || 'no message'}; ` +
+          'create a new backend',
+      );
+  }
+
+  // ------------------------------------------------------------------------------ stats
+
+  memory(): BackendMemory {
+    const p = this.pool.snapshot();
+    const s = this.staging.snapshot();
+    return {
+      bytes: this.liveElementBytes,
+      buffers: this.liveTensors,
+      /** Bytes of the live tensors' buffers (size classes). */
+      liveBufferBytes: p.liveBytes,
+      pooledBytes: p.pooledBytes,
+      pooledBuffers: p.pooledBuffers,
+      buffersCreated: p.created,
+      buffersReused: p.reused,
+      stagingPooledBytes: s.pooledBytes,
+      uniformBytes: this.uniforms.bytes,
+      peakBytes: this.peakBytes,
+      pipelines: this.pipelines.size,
+      submits: this.submits,
+    };
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      backend: this.name,
+      runtime: this.deviceInfo.runtime,
+      adapter: this.deviceInfo.adapter,
+      features: this.deviceInfo.features,
+      adapterFeatures: this.deviceInfo.adapterFeatures,
+      limits: this.limits,
+      pipelineCreation: 'createComputePipeline (synchronous, cached per kernel + specialization)',
+      sizeClassExample: { 1000: sizeClass(1000), 3000000: sizeClass(3_000_000) },
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.encoder = null;
+    this.pass = null;
+    this.pool.drain();
+    this.staging.drain();
+    this.uniforms.destroy();
+    this.device.destroy();
+  }
+}
+
+/** Acquires a device (see `acquireDevice`) and returns a backend on it. */
+export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  const acquired = opts.device ?? (await acquireDevice(opts));
+  return new WebGPUBackend(acquired, opts);
+}
