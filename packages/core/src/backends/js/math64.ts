@@ -21,6 +21,7 @@ function erfSeries(x: number): number {
 
 /** erfc(x) for x ≥ 3: e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))). */
 function erfcTail(x: number): number {
+  if (x === Number.POSITIVE_INFINITY) return 0; // the fraction below would compute e^(−∞)/∞·… = 0·∞
   const tiny = 1e-300;
   let f = x;
   let c = x;
