@@ -12,8 +12,10 @@ node -e 'const [maj] = process.versions.node.split("."); if (+maj < 20) { consol
 # apt packages
 #   mesa-vulkan-drivers libvulkan1: the Vulkan loader and lavapipe's shared libraries, for WebGPU
 #   in Node (the `webgpu` npm package = Dawn) on machines without a GPU (see below).
+#   chromium: the headless browser that Playwright (playwright-core, executablePath /usr/bin/chromium)
+#   drives for the browser tests and benchmarks (WebGPU there runs on SwiftShader).
 need_apt=()
-for pkg in mesa-vulkan-drivers libvulkan1; do
+for pkg in mesa-vulkan-drivers libvulkan1 chromium; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
     need_apt+=("$pkg")
   fi
