@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
+    testTimeout: 60_000, // CI runs all packages' tests at once on 2 cores; this only guards against hangs
     projects: [
       {
         extends: true,
