@@ -15,6 +15,7 @@ engine.registerBackend('js64', () => new JsBackend({ float64: true }));
 
 export { backward, detach, grad, isGradEnabled, noGrad, valueAndGrad } from './autograd/api.js';
 export type { BackwardOptions } from './autograd/backward.js';
+export { type CustomFunction, checkpoint, customFunction } from './autograd/custom.js';
 export type { Backend, BackendFactory, BackendMemory, DataId, TensorInfo } from './backend.js';
 export { JsBackend, type JsBackendOptions, referenceKernels } from './backends/js/index.js';
 export type { DataArray, DType } from './dtype.js';
