@@ -1,5 +1,5 @@
 import { add, assign, DescentError, mul, sub, type Tensor } from '@descent/core';
-import { Optimizer, type ParamsInput } from './optimizer.js';
+import { checkNonNegative, Optimizer, type ParamsInput } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -20,9 +20,8 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected override validate(o: SGDOptions): void {
     super.validate(o);
-    if (!(o.momentum >= 0)) throw new DescentError('SGD', `momentum must be >= 0, got ${o.momentum}`);
-    if (!(o.weightDecay >= 0))
-      throw new DescentError('SGD', `weightDecay must be >= 0, got ${o.weightDecay}`);
+    checkNonNegative('SGD', 'momentum', o.momentum);
+    checkNonNegative('SGD', 'weightDecay', o.weightDecay);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
       throw new DescentError('SGD', 'Nesterov momentum needs momentum > 0 and dampening = 0');
     }
