@@ -7,7 +7,7 @@
 // tensor gets bit-identical math whatever its position.
 import { loadPartial, storePartial, splat, isplat } from './common';
 import {
-  vexp, vlog, vtanh, vsigmoid, vsilu, verf, vgeluErf, vgeluTanh, vsoftplus,
+  vexp, vlog, vtanh, vsigmoid, vsilu, verf, verfc, vgeluErf, vgeluTanh, vsoftplus,
 } from './math';
 
 // ---------------------------------------------------------------------------------------------------
@@ -66,11 +66,29 @@ class Step {
 class Floor { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.floor(x); } }
 class Ceil { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.ceil(x); } }
 class Round { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.nearest(x); } }
+class Erfc { @inline f(x: v128, p0: v128, p1: v128): v128 { return verfc(x); } }
+/** f32 → i32 toward zero, saturating (NaN → 0, ±inf and out-of-range → INT32_MIN/MAX), like WGSL's cast. */
+class ToI32 { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.trunc_sat_f32x4_s(x); } }
 
-function mapUnary<Op>(x: usize, y: usize, n: i32, p0: f32, p1: f32): void {
+// i32 lanes (wrap-around arithmetic, as Int32Array stores do). p0/p1 are i32 splats.
+class INeg { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.neg(x); } }
+class IAbs { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.abs(x); } }
+class ISign {
+  // (x > 0) − (x < 0): the comparison masks are 0 / −1
+  @inline f(x: v128, p0: v128, p1: v128): v128 {
+    const z = isplat(0);
+    return i32x4.sub(i32x4.lt_s(x, z), i32x4.gt_s(x, z));
+  }
+}
+class ISquare { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.mul(x, x); } }
+class IRelu { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.max_s(x, isplat(0)); } }
+class IClamp { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.min_s(i32x4.max_s(x, p0), p1); } }
+/** i32 → f32, round to nearest (exact below 2^24). */
+class ToF32 { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.convert_i32x4_s(x); } }
+
+/** y = op(x) over n 4-byte lanes; a/b: the op's parameters, already splatted (as f32 or i32 lanes). */
+function mapUnary<Op>(x: usize, y: usize, n: i32, a: v128, b: v128): void {
   const op = changetype<Op>(0);
-  const a = splat(p0);
-  const b = splat(p1);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
@@ -115,34 +133,60 @@ export const U_STEP = 20;
 export const U_FLOOR = 21;
 export const U_CEIL = 22;
 export const U_ROUND = 23;
+export const U_ERFC = 24;
+export const U_TO_I32 = 25;
+export const U_TO_F32 = 26;
 
 /** y[i] = op(x[i]) for i < n (x == y allowed). p0/p1: silu β, leakyRelu α, clamp lo/hi, affine scale/shift. */
 export function unary_f32(op: i32, x: usize, y: usize, n: i32, p0: f32, p1: f32): void {
+  const a = splat(p0);
+  const b = splat(p1);
   switch (op) {
-    case U_NEG: mapUnary<Neg>(x, y, n, p0, p1); break;
-    case U_ABS: mapUnary<Abs>(x, y, n, p0, p1); break;
-    case U_SIGN: mapUnary<Sign>(x, y, n, p0, p1); break;
-    case U_EXP: mapUnary<Exp>(x, y, n, p0, p1); break;
-    case U_LOG: mapUnary<Log>(x, y, n, p0, p1); break;
-    case U_SQRT: mapUnary<Sqrt>(x, y, n, p0, p1); break;
-    case U_RSQRT: mapUnary<Rsqrt>(x, y, n, p0, p1); break;
-    case U_SQUARE: mapUnary<Square>(x, y, n, p0, p1); break;
-    case U_RECIPROCAL: mapUnary<Recip>(x, y, n, p0, p1); break;
-    case U_RELU: mapUnary<Relu>(x, y, n, p0, p1); break;
-    case U_SIGMOID: mapUnary<Sigmoid>(x, y, n, p0, p1); break;
-    case U_TANH: mapUnary<Tanh>(x, y, n, p0, p1); break;
-    case U_SILU: mapUnary<Silu>(x, y, n, p0, p1); break;
-    case U_GELU_ERF: mapUnary<GeluErf>(x, y, n, p0, p1); break;
-    case U_GELU_TANH: mapUnary<GeluTanh>(x, y, n, p0, p1); break;
-    case U_SOFTPLUS: mapUnary<Softplus>(x, y, n, p0, p1); break;
-    case U_LEAKY_RELU: mapUnary<LeakyRelu>(x, y, n, p0, p1); break;
-    case U_CLAMP: mapUnary<Clamp>(x, y, n, p0, p1); break;
-    case U_ERF: mapUnary<Erf>(x, y, n, p0, p1); break;
-    case U_AFFINE: mapUnary<Affine>(x, y, n, p0, p1); break;
-    case U_STEP: mapUnary<Step>(x, y, n, p0, p1); break;
-    case U_FLOOR: mapUnary<Floor>(x, y, n, p0, p1); break;
-    case U_CEIL: mapUnary<Ceil>(x, y, n, p0, p1); break;
-    case U_ROUND: mapUnary<Round>(x, y, n, p0, p1); break;
+    case U_NEG: mapUnary<Neg>(x, y, n, a, b); break;
+    case U_ABS: mapUnary<Abs>(x, y, n, a, b); break;
+    case U_SIGN: mapUnary<Sign>(x, y, n, a, b); break;
+    case U_EXP: mapUnary<Exp>(x, y, n, a, b); break;
+    case U_LOG: mapUnary<Log>(x, y, n, a, b); break;
+    case U_SQRT: mapUnary<Sqrt>(x, y, n, a, b); break;
+    case U_RSQRT: mapUnary<Rsqrt>(x, y, n, a, b); break;
+    case U_SQUARE: mapUnary<Square>(x, y, n, a, b); break;
+    case U_RECIPROCAL: mapUnary<Recip>(x, y, n, a, b); break;
+    case U_RELU: mapUnary<Relu>(x, y, n, a, b); break;
+    case U_SIGMOID: mapUnary<Sigmoid>(x, y, n, a, b); break;
+    case U_TANH: mapUnary<Tanh>(x, y, n, a, b); break;
+    case U_SILU: mapUnary<Silu>(x, y, n, a, b); break;
+    case U_GELU_ERF: mapUnary<GeluErf>(x, y, n, a, b); break;
+    case U_GELU_TANH: mapUnary<GeluTanh>(x, y, n, a, b); break;
+    case U_SOFTPLUS: mapUnary<Softplus>(x, y, n, a, b); break;
+    case U_LEAKY_RELU: mapUnary<LeakyRelu>(x, y, n, a, b); break;
+    case U_CLAMP: mapUnary<Clamp>(x, y, n, a, b); break;
+    case U_ERF: mapUnary<Erf>(x, y, n, a, b); break;
+    case U_AFFINE: mapUnary<Affine>(x, y, n, a, b); break;
+    case U_STEP: mapUnary<Step>(x, y, n, a, b); break;
+    case U_FLOOR: mapUnary<Floor>(x, y, n, a, b); break;
+    case U_CEIL: mapUnary<Ceil>(x, y, n, a, b); break;
+    case U_ROUND: mapUnary<Round>(x, y, n, a, b); break;
+    case U_ERFC: mapUnary<Erfc>(x, y, n, a, b); break;
+    case U_TO_I32: mapUnary<ToI32>(x, y, n, a, b); break;
+    default: unreachable();
+  }
+}
+
+/**
+ * i32 version over n lanes: neg, abs, sign, square, relu, clamp (p0/p1 = lo/hi) write i32 with
+ * wrap-around (−INT32_MIN = INT32_MIN); U_TO_F32 writes f32. Other codes are not provided.
+ */
+export function unary_i32(op: i32, x: usize, y: usize, n: i32, p0: i32, p1: i32): void {
+  const a = isplat(p0);
+  const b = isplat(p1);
+  switch (op) {
+    case U_NEG: mapUnary<INeg>(x, y, n, a, b); break;
+    case U_ABS: mapUnary<IAbs>(x, y, n, a, b); break;
+    case U_SIGN: mapUnary<ISign>(x, y, n, a, b); break;
+    case U_SQUARE: mapUnary<ISquare>(x, y, n, a, b); break;
+    case U_RELU: mapUnary<IRelu>(x, y, n, a, b); break;
+    case U_CLAMP: mapUnary<IClamp>(x, y, n, a, b); break;
+    case U_TO_F32: mapUnary<ToF32>(x, y, n, a, b); break;
     default: unreachable();
   }
 }
@@ -179,6 +223,8 @@ class Pow {
   if ((a == 1.0 || a == -1.0) && (b == Infinity || b == -Infinity)) return NaN; // JS Math.pow
   return <f32>Math.pow(<f64>a, <f64>b);
 }
+/** JumpReLU: a where a > b (the threshold), else 0 (NaN → 0, as z > κ is false). */
+class JumpRelu { @inline f(a: v128, b: v128): v128 { return v128.and(a, f32x4.gt(a, b)); } }
 const ONE_BITS = 0x3f800000;
 class Eq { @inline f(a: v128, b: v128): v128 { return v128.and(f32x4.eq(a, b), isplat(ONE_BITS)); } }
 class Ne { @inline f(a: v128, b: v128): v128 { return v128.and(f32x4.ne(a, b), isplat(ONE_BITS)); } }
@@ -258,8 +304,14 @@ class IGe { @inline f(a: v128, b: v128): v128 { return v128.and(i32x4.ge_s(a, b)
   }
 }
 
-// Scratch for the odometer (6 i32 indices).
-const IDX = memory.data(64, 16);
+// Scratch for the odometer (6 i32 indices). A global, so per instance: every thread's instance of the module
+// shares one linear memory (src/threads), and each worker points this at its own 64 bytes.
+let IDX: usize = memory.data(64, 16);
+
+/** Moves this instance's odometer scratch to `p` (64 bytes, 16-aligned), away from other threads'. */
+export function set_odometer_scratch(p: usize): void {
+  IDX = p;
+}
 
 /** Runs `binaryRow<Op>` over all rows of a rank-`rank` output (rank ≥ 1). */
 function binaryBroadcast<Op>(a: usize, b: usize, y: usize, rank: i32, shape: usize, sa: usize, sb: usize): void {
@@ -312,6 +364,7 @@ export const B_LT = 9;
 export const B_LE = 10;
 export const B_GT = 11;
 export const B_GE = 12;
+export const B_JUMP_RELU = 13;
 
 /**
  * y = op(a, b) with broadcasting. `shape`, `sa`, `sb` point to `rank` i32s: the output shape and the element
@@ -332,6 +385,7 @@ export function binary_f32(op: i32, a: usize, b: usize, y: usize, rank: i32, sha
     case B_LE: binaryBroadcast<Le>(a, b, y, rank, shape, sa, sb); break;
     case B_GT: binaryBroadcast<Gt>(a, b, y, rank, shape, sa, sb); break;
     case B_GE: binaryBroadcast<Ge>(a, b, y, rank, shape, sa, sb); break;
+    case B_JUMP_RELU: binaryBroadcast<JumpRelu>(a, b, y, rank, shape, sa, sb); break;
     default: unreachable();
   }
 }

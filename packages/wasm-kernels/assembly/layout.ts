@@ -1,4 +1,6 @@
-// Data movement: permute (transpose) and strided copies (slice, pad, concat). 4-byte elements (f32 or i32).
+// Data movement: permute (transpose), strided copies (slice, pad, concat, broadcast), gather and
+// scatter-add. 4-byte elements (f32 or i32) unless a kernel's name says otherwise.
+import { loadPartial, storePartial } from './common';
 
 const IDX = memory.data(64, 16);
 const OSTR = memory.data(64, 16);
@@ -29,6 +31,12 @@ export function copy_strided(src: usize, dst: usize, rank: i32, shape: usize, ss
   for (let r = 0; r < rows; r++) {
     if (si == 1 && di == 1) {
       memory.copy(pd, ps, <usize>n << 2);
+    } else if (si == 0 && di == 1) {
+      // broadcast of one element along the row
+      const v = v128.load32_splat(ps);
+      let i = 0;
+      for (; i + 4 <= n; i += 4) v128.store(pd + (<usize>i << 2), v);
+      for (; i < n; i++) store<i32>(pd + (<usize>i << 2), load<i32>(ps));
     } else {
       for (let i = 0; i < n; i++) store<i32>(pd + dib * i, load<i32>(ps + sib * i));
     }
@@ -160,4 +168,97 @@ export function permute(x: usize, y: usize, rank: i32, shape: usize, perm: usize
       py -= b * <usize>(c - 1);
     }
   }
+}
+
+// ---- gather / scatter-add over [outer, axisSize, inner] --------------------------------------------------
+
+/** Position of the first of n i32 indices outside [0, size), or −1 when all are in range. */
+export function find_bad_index(idx: usize, n: i32, size: i32): i32 {
+  const lim = i32x4.splat(size);
+  let i = 0;
+  // one unsigned compare catches both negatives and ≥ size
+  for (; i + 4 <= n; i += 4) {
+    if (v128.any_true(i32x4.ge_u(v128.load(idx + (<usize>i << 2)), lim))) break;
+  }
+  for (; i < n; i++) {
+    if (<u32>load<i32>(idx + (<usize>i << 2)) >= <u32>size) return i;
+  }
+  return -1;
+}
+
+/**
+ * y[o, j, :] = x[o, idx[j], :] (x [outer, axisSize, inner], y [outer, numIndices, inner]).
+ * Checks every index first: returns the position of the first index outside [0, axisSize) without
+ * writing anything, or −1 on success.
+ */
+export function gather_32(
+  x: usize, idx: usize, y: usize, outer: i32, axisSize: i32, inner: i32, numIndices: i32,
+): i32 {
+  const bad = find_bad_index(idx, numIndices, axisSize);
+  if (bad >= 0) return bad;
+  const rb = <usize>inner << 2;
+  let dst = y;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + <usize>o * axisSize * rb;
+    for (let j = 0; j < numIndices; j++) {
+      const src = xo + <usize>load<i32>(idx + (<usize>j << 2)) * rb;
+      if (inner == 1) store<i32>(dst, load<i32>(src));
+      else memory.copy(dst, src, rb);
+      dst += rb;
+    }
+  }
+  return -1;
+}
+
+class AddF32 { @inline f(a: v128, b: v128): v128 { return f32x4.add(a, b); } }
+class AddI32 { @inline f(a: v128, b: v128): v128 { return i32x4.add(a, b); } }
+
+/** y[0..n) += u[0..n) */
+@inline function addRow<Op>(y: usize, u: usize, n: i32): void {
+  const op = changetype<Op>(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, op.f(v128.load(y + o), v128.load(u + o)));
+  }
+  const t = n - i;
+  if (t > 0) {
+    const o = <usize>i << 2;
+    storePartial(y + o, op.f(loadPartial(y + o, t), loadPartial(u + o, t)), t);
+  }
+}
+
+function scatterAdd<Op>(
+  u: usize, idx: usize, y: usize, outer: i32, axisSize: i32, inner: i32, numIndices: i32,
+): i32 {
+  const bad = find_bad_index(idx, numIndices, axisSize);
+  if (bad >= 0) return bad;
+  const rb = <usize>inner << 2;
+  memory.fill(y, 0, <usize>outer * axisSize * rb);
+  let src = u;
+  for (let o = 0; o < outer; o++) {
+    const yo = y + <usize>o * axisSize * rb;
+    for (let j = 0; j < numIndices; j++) {
+      addRow<Op>(yo + <usize>load<i32>(idx + (<usize>j << 2)) * rb, src, inner);
+      src += rb;
+    }
+  }
+  return -1;
+}
+
+/**
+ * y = 0; y[o, idx[j], :] += u[o, j, :] (duplicates add up, in order of j). Same index check and return
+ * value as gather_32 (nothing is written when an index is bad).
+ */
+export function scatter_add_f32(
+  u: usize, idx: usize, y: usize, outer: i32, axisSize: i32, inner: i32, numIndices: i32,
+): i32 {
+  return scatterAdd<AddF32>(u, idx, y, outer, axisSize, inner, numIndices);
+}
+
+/** i32 version of scatter_add_f32 (wrap-around sums). */
+export function scatter_add_i32(
+  u: usize, idx: usize, y: usize, outer: i32, axisSize: i32, inner: i32, numIndices: i32,
+): i32 {
+  return scatterAdd<AddI32>(u, idx, y, outer, axisSize, inner, numIndices);
 }

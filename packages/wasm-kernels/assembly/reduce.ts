@@ -1,42 +1,70 @@
 // Reductions over a [outer, R, inner] view, softmax / log-softmax over rows, cross-entropy.
-import { loadPartial, storePartial, splat, isplat, hsum, hmax, hmin, fma } from './common';
+//
+// The reductions are generic over the lane type: an op class folds whole vectors only (tails are padded
+// with the op's identity), so one loop serves f32 and i32 and every result is a vector whose lane 0 is
+// the answer.
+import { loadPartial, storePartial, splat, isplat, hsum, fma } from './common';
 import { vexp, vlog } from './math';
 
-// A reduction: `v` folds an input vector into an accumulator, `c` merges two accumulators, `s` folds a
-// scalar input, `h` merges the 4 lanes of an accumulator; `init` is the identity.
+// A reduction: `id` is the identity (splatted), `v` folds an input vector into an accumulator, `c`
+// merges two accumulators (≠ v for sums of squares).
 class RSum {
-  @inline init(): f32 { return 0; }
+  @inline id(): v128 { return splat(0); }
   @inline v(acc: v128, x: v128): v128 { return f32x4.add(acc, x); }
   @inline c(a: v128, b: v128): v128 { return f32x4.add(a, b); }
-  @inline s(acc: f32, x: f32): f32 { return acc + x; }
-  @inline h(v: v128): f32 { return hsum(v); }
 }
 class RSumSq {
-  @inline init(): f32 { return 0; }
+  @inline id(): v128 { return splat(0); }
   @inline v(acc: v128, x: v128): v128 { return fma(x, x, acc); }
   @inline c(a: v128, b: v128): v128 { return f32x4.add(a, b); }
-  @inline s(acc: f32, x: f32): f32 { return acc + x * x; }
-  @inline h(v: v128): f32 { return hsum(v); }
 }
 class RMax {
-  @inline init(): f32 { return -Infinity; }
-  @inline v(acc: v128, x: v128): v128 { return f32x4.max(acc, x); }
+  @inline id(): v128 { return splat(-Infinity); }
+  @inline v(acc: v128, x: v128): v128 { return f32x4.max(acc, x); } // NaN-propagating
   @inline c(a: v128, b: v128): v128 { return f32x4.max(a, b); }
-  @inline s(acc: f32, x: f32): f32 { return max(acc, x); }
-  @inline h(v: v128): f32 { return hmax(v); }
 }
 class RMin {
-  @inline init(): f32 { return Infinity; }
+  @inline id(): v128 { return splat(Infinity); }
   @inline v(acc: v128, x: v128): v128 { return f32x4.min(acc, x); }
   @inline c(a: v128, b: v128): v128 { return f32x4.min(a, b); }
-  @inline s(acc: f32, x: f32): f32 { return min(acc, x); }
-  @inline h(v: v128): f32 { return hmin(v); }
+}
+class RISum {
+  @inline id(): v128 { return isplat(0); }
+  @inline v(acc: v128, x: v128): v128 { return i32x4.add(acc, x); } // wraps, like Int32Array stores
+  @inline c(a: v128, b: v128): v128 { return i32x4.add(a, b); }
+}
+class RIMax {
+  @inline id(): v128 { return isplat(i32.MIN_VALUE); }
+  @inline v(acc: v128, x: v128): v128 { return i32x4.max_s(acc, x); }
+  @inline c(a: v128, b: v128): v128 { return i32x4.max_s(a, b); }
+}
+class RIMin {
+  @inline id(): v128 { return isplat(i32.MAX_VALUE); }
+  @inline v(acc: v128, x: v128): v128 { return i32x4.min_s(acc, x); }
+  @inline c(a: v128, b: v128): v128 { return i32x4.min_s(a, b); }
 }
 
-/** Reduces one contiguous row of n floats. 4 independent vector accumulators. */
-@inline function reduceRow<Op>(p: usize, n: i32): f32 {
+/** Lanes l < t are all-ones (t in 0..4). */
+@inline function tailMask(t: i32): v128 {
+  return i32x4.gt_s(isplat(t), i32x4(0, 1, 2, 3));
+}
+
+/** t (1..3) lanes from p, the others set to `fill`. */
+@inline function loadTail(p: usize, t: i32, fill: v128): v128 {
+  return v128.bitselect(loadPartial(p, t), fill, tailMask(t));
+}
+
+/** Merges the four lanes of an accumulator; the result is in every lane. */
+@inline function across<Op>(v: v128): v128 {
   const op = changetype<Op>(0);
-  const z = splat(op.init());
+  const s = op.c(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return op.c(s, v128.shuffle<i32>(s, s, 1, 0, 3, 2));
+}
+
+/** Reduces one contiguous row of n lanes (4 independent vector accumulators); the result is in lane 0. */
+@inline function reduceRow<Op>(p: usize, n: i32): v128 {
+  const op = changetype<Op>(0);
+  const z = op.id();
   let a0 = z, a1 = z, a2 = z, a3 = z;
   let i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -47,16 +75,20 @@ class RMin {
     a3 = op.v(a3, v128.load(q, 48));
   }
   for (; i + 4 <= n; i += 4) a0 = op.v(a0, v128.load(p + (<usize>i << 2)));
+  const t = n - i;
+  if (t > 0) a1 = op.v(a1, loadTail(p + (<usize>i << 2), t, z));
   // (a0 ⊕ a1) ⊕ (a2 ⊕ a3) lane-wise, then across lanes
-  let acc = op.h(op.c(op.c(a0, a1), op.c(a2, a3)));
-  for (; i < n; i++) acc = op.s(acc, load<f32>(p + (<usize>i << 2)));
-  return acc;
+  return across<Op>(op.c(op.c(a0, a1), op.c(a2, a3)));
+}
+
+@inline function reduceRowF32<Op>(p: usize, n: i32): f32 {
+  return f32x4.extract_lane(reduceRow<Op>(p, n), 0);
 }
 
 /** Reduces over r for a [R, inner] slab: y[j] = ⊕_r x[r·inner + j]. */
 @inline function reduceCols<Op>(x: usize, y: usize, R: i32, inner: i32): void {
   const op = changetype<Op>(0);
-  const z = splat(op.init());
+  const z = op.id();
   const rowB = <usize>inner << 2;
   let j = 0;
   for (; j + 16 <= inner; j += 16) {
@@ -89,18 +121,21 @@ class RMin {
     let a0 = z;
     let q = x + (<usize>j << 2);
     for (let r = 0; r < R; r++) {
-      a0 = op.v(a0, loadPartial(q, t));
+      a0 = op.v(a0, loadPartial(q, t)); // lanes ≥ t are never stored
       q += rowB;
     }
     storePartial(y + (<usize>j << 2), a0, t);
   }
 }
 
+/** `scale` ≠ 1 multiplies f32 results (mean); i32 reductions pass 1. */
 function reduceView<Op>(x: usize, y: usize, outer: i32, R: i32, inner: i32, scale: f32): void {
   const slab = <usize>R * inner << 2;
   if (inner == 1) {
     for (let o = 0; o < outer; o++) {
-      store<f32>(y + (<usize>o << 2), reduceRow<Op>(x + slab * o, R) * scale);
+      let r = reduceRow<Op>(x + slab * o, R);
+      if (scale != 1) r = f32x4.mul(r, splat(scale));
+      v128.store32_lane(y + (<usize>o << 2), r, 0);
     }
   } else {
     const rowOut = <usize>inner << 2;
@@ -135,71 +170,98 @@ export function reduce_f32(op: i32, x: usize, y: usize, outer: i32, R: i32, inne
   }
 }
 
+/** i32 version: sum (wrap-around), max, min. R = 0 gives 0, INT32_MIN, INT32_MAX. */
+export function reduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  switch (op) {
+    case R_SUM: reduceView<RISum>(x, y, outer, R, inner, 1); break;
+    case R_MAX: reduceView<RIMax>(x, y, outer, R, inner, 1); break;
+    case R_MIN: reduceView<RIMin>(x, y, outer, R, inner, 1); break;
+    default: unreachable();
+  }
+}
+
 // ---- argmax / argmin: index of the first extreme; a NaN counts as the extreme (NumPy) ----------------
+// `better` is the strict comparison, `nan` marks NaN lanes (none for i32), `eq` is lane equality.
 
-class AMax { @inline better(v: v128, best: v128): v128 { return f32x4.gt(v, best); } @inline sb(v: f32, b: f32): bool { return v > b; } }
-class AMin { @inline better(v: v128, best: v128): v128 { return f32x4.lt(v, best); } @inline sb(v: f32, b: f32): bool { return v < b; } }
+class AMax {
+  @inline better(v: v128, b: v128): v128 { return f32x4.gt(v, b); }
+  @inline nan(v: v128): v128 { return f32x4.ne(v, v); }
+  @inline eq(v: v128, b: v128): v128 { return f32x4.eq(v, b); }
+}
+class AMin {
+  @inline better(v: v128, b: v128): v128 { return f32x4.lt(v, b); }
+  @inline nan(v: v128): v128 { return f32x4.ne(v, v); }
+  @inline eq(v: v128, b: v128): v128 { return f32x4.eq(v, b); }
+}
+class AIMax {
+  @inline better(v: v128, b: v128): v128 { return i32x4.gt_s(v, b); }
+  @inline nan(v: v128): v128 { return isplat(0); }
+  @inline eq(v: v128, b: v128): v128 { return i32x4.eq(v, b); }
+}
+class AIMin {
+  @inline better(v: v128, b: v128): v128 { return i32x4.lt_s(v, b); }
+  @inline nan(v: v128): v128 { return isplat(0); }
+  @inline eq(v: v128, b: v128): v128 { return i32x4.eq(v, b); }
+}
 
-const LANES = memory.data(32, 16);
+/**
+ * Lanes where a later element v replaces the running best b: v is better, or v is the first NaN
+ * (once a lane's best is NaN nothing replaces it).
+ */
+@inline function replaces<Op>(v: v128, b: v128): v128 {
+  const op = changetype<Op>(0);
+  return v128.or(op.better(v, b), v128.andnot(op.nan(v), op.nan(b)));
+}
 
+/**
+ * Lanes where candidate (w, j) beats (v, i) when merging candidates of different lanes: it replaces v,
+ * or it ties (equal, or both NaN) with a smaller index.
+ */
+@inline function beats<Op>(w: v128, j: v128, v: v128, i: v128): v128 {
+  const op = changetype<Op>(0);
+  const tie = v128.or(op.eq(w, v), v128.and(op.nan(w), op.nan(v)));
+  return v128.or(replaces<Op>(w, v), v128.and(tie, i32x4.lt_s(j, i)));
+}
+
+/**
+ * Index of the first extreme of a contiguous row of n ≥ 1 lanes. Each of the 4 lanes tracks the first
+ * extreme of its residue class; the lanes are then merged. Past-the-end tail lanes hold x[0] (whose own
+ * index 0 is already a candidate of lane 0, so they can only tie it with a larger index).
+ */
 @inline function argRow<Op>(p: usize, n: i32): i32 {
-  const op = changetype<Op>(0);
-  if (n <= 0) return 0;
+  const x0 = v128.load32_splat(p);
+  let bv = x0;
+  let bi = isplat(0);
+  let idx = i32x4(0, 1, 2, 3);
   let i = 0;
-  let bestIdx = 0;
-  let best = load<f32>(p);
-  if (n >= 8) {
-    let bv = v128.load(p);
-    let bi = i32x4(0, 1, 2, 3);
-    let cur = bi;
-    if (v128.any_true(f32x4.ne(bv, bv))) return firstNaN(p, 0, n);
-    for (i = 4; i + 4 <= n; i += 4) {
-      const v = v128.load(p + (<usize>i << 2));
-      cur = i32x4.add(cur, isplat(4));
-      if (v128.any_true(f32x4.ne(v, v))) return firstNaN(p, i, n);
-      const m = op.better(v, bv);
-      bv = v128.bitselect(v, bv, m);
-      bi = v128.bitselect(cur, bi, m);
-    }
-    // best lane; ties → smallest index
-    best = f32x4.extract_lane(bv, 0);
-    bestIdx = i32x4.extract_lane(bi, 0);
-    for (let l = 1; l < 4; l++) {
-      // lane l via a shuffle-free spill: lanes of bv / bi live at LANES / LANES + 16
-      v128.store(LANES, bv);
-      v128.store(LANES, bi, 16);
-      const v = load<f32>(LANES + (<usize>l << 2));
-      const ix = load<i32>(LANES + (<usize>l << 2), 16);
-      if (op.sb(v, best) || (v == best && ix < bestIdx)) {
-        best = v;
-        bestIdx = ix;
-      }
-    }
-  } else {
-    if (best != best) return 0;
-    i = 1;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    const m = replaces<Op>(v, bv);
+    bv = v128.bitselect(v, bv, m);
+    bi = v128.bitselect(idx, bi, m);
+    idx = i32x4.add(idx, isplat(4));
   }
-  for (; i < n; i++) {
-    const v = load<f32>(p + (<usize>i << 2));
-    if (v != v) return i;
-    if (op.sb(v, best)) {
-      best = v;
-      bestIdx = i;
-    }
+  const t = n - i;
+  if (t > 0) {
+    const v = loadTail(p + (<usize>i << 2), t, x0);
+    const m = replaces<Op>(v, bv);
+    bv = v128.bitselect(v, bv, m);
+    bi = v128.bitselect(idx, bi, m);
   }
-  return bestIdx;
+  // merge lanes (2,3) into (0,1), then lane 1 into lane 0
+  let wv = v128.shuffle<i32>(bv, bv, 2, 3, 0, 1);
+  let wi = v128.shuffle<i32>(bi, bi, 2, 3, 0, 1);
+  let m = beats<Op>(wv, wi, bv, bi);
+  bv = v128.bitselect(wv, bv, m);
+  bi = v128.bitselect(wi, bi, m);
+  wv = v128.shuffle<i32>(bv, bv, 1, 0, 3, 2);
+  wi = v128.shuffle<i32>(bi, bi, 1, 0, 3, 2);
+  m = beats<Op>(wv, wi, bv, bi);
+  return i32x4.extract_lane(v128.bitselect(wi, bi, m), 0);
 }
 
-function firstNaN(p: usize, from: i32, n: i32): i32 {
-  for (let i = from; i < n; i++) {
-    const v = load<f32>(p + (<usize>i << 2));
-    if (v != v) return i;
-  }
-  return n;
-}
-
+/** y[j] = argext_r x[r·inner + j] for a [R, inner] slab, 4 columns at a time. */
 @inline function argCols<Op>(x: usize, y: usize, R: i32, inner: i32): void {
-  const op = changetype<Op>(0);
   const rowB = <usize>inner << 2;
   for (let j = 0; j < inner; j += 4) {
     const t = min(4, inner - j);
@@ -209,8 +271,7 @@ function firstNaN(p: usize, from: i32, n: i32): i32 {
     for (let r = 1; r < R; r++) {
       q += rowB;
       const v = t == 4 ? v128.load(q) : loadPartial(q, t);
-      // better, or a first NaN (once best is NaN nothing replaces it)
-      const m = v128.or(op.better(v, bv), v128.andnot(f32x4.ne(v, v), f32x4.ne(bv, bv)));
+      const m = replaces<Op>(v, bv);
       bv = v128.bitselect(v, bv, m);
       bi = v128.bitselect(isplat(r), bi, m);
     }
@@ -223,7 +284,8 @@ function firstNaN(p: usize, from: i32, n: i32): i32 {
 function argView<Op>(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
   const slab = <usize>R * inner << 2;
   for (let o = 0; o < outer; o++) {
-    if (inner == 1) store<i32>(y + (<usize>o << 2), argRow<Op>(x + slab * o, R));
+    if (R <= 0) memory.fill(y + (<usize>o * inner << 2), 0, <usize>inner << 2);
+    else if (inner == 1) store<i32>(y + (<usize>o << 2), argRow<Op>(x + slab * o, R));
     else argCols<Op>(x + slab * o, y + (<usize>o * inner << 2), R, inner);
   }
 }
@@ -237,10 +299,16 @@ export function argreduce_f32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   else argView<AMin>(x, y, outer, R, inner);
 }
 
+/** i32 input version of argreduce_f32. */
+export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  if (op == A_ARGMAX) argView<AIMax>(x, y, outer, R, inner);
+  else argView<AIMin>(x, y, outer, R, inner);
+}
+
 // ---- softmax family (rows of n, last axis) ------------------------------------------------------------
 
 @inline function rowMax(p: usize, n: i32): f32 {
-  return reduceRow<RMax>(p, n);
+  return reduceRowF32<RMax>(p, n);
 }
 
 /** Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. */
@@ -346,7 +414,7 @@ export function cross_entropy_f32(x: usize, labels: usize, loss: usize, rows: i3
     let l: f32 = NaN;
     if (lab >= 0 && lab < C) {
       l = lse - (1 - eps) * load<f32>(xr + (<usize>lab << 2));
-      if (eps != 0) l -= eps * (reduceRow<RSum>(xr, C) / <f32>C);
+      if (eps != 0) l -= eps * (reduceRowF32<RSum>(xr, C) / <f32>C);
     }
     store<f32>(loss + (<usize>r << 2), l);
   }
@@ -407,7 +475,7 @@ export function log_softmax_backward_f32(y: usize, dy: usize, dx: usize, rows: i
   const rb = <usize>n << 2;
   for (let r = 0; r < rows; r++) {
     const yr = y + rb * r, gr = dy + rb * r, dr = dx + rb * r;
-    const s = splat(reduceRow<RSum>(gr, n));
+    const s = splat(reduceRowF32<RSum>(gr, n));
     let i = 0;
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;

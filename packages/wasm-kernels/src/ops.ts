@@ -3,7 +3,10 @@
  * assembly/*.ts (a test checks every one against the module's exported globals).
  */
 
-/** Codes for `unary_f32(op, x, y, n, p0, p1)`. */
+/**
+ * Codes for `unary_f32(op, x, y, n, p0, p1)`, and for `unary_i32` (i32 lanes, integer p0/p1): neg, abs,
+ * sign, square, relu, clamp and toF32 only.
+ */
 export const UnaryOp = {
   neg: 0,
   abs: 1,
@@ -34,6 +37,11 @@ export const UnaryOp = {
   floor: 21,
   ceil: 22,
   round: 23,
+  erfc: 24,
+  /** f32 → i32 toward zero, saturating (NaN → 0) */
+  toI32: 25,
+  /** i32 → f32 (unary_i32 only), round to nearest */
+  toF32: 26,
 } as const;
 export type UnaryOpName = keyof typeof UnaryOp;
 
@@ -52,10 +60,12 @@ export const BinaryOp = {
   le: 10,
   gt: 11,
   ge: 12,
+  /** a > b ? a : 0 (JumpReLU with threshold b) */
+  jumpRelu: 13,
 } as const;
 export type BinaryOpName = keyof typeof BinaryOp;
 
-/** Codes for `reduce_f32(op, x, y, outer, r, inner)` and `argreduce_f32`. */
+/** Codes for `reduce_f32(op, x, y, outer, r, inner)` (`reduce_i32`: sum, max, min) and `argreduce_f32/_i32`. */
 export const ReduceOp = {
   sum: 0,
   max: 1,

@@ -18,6 +18,7 @@ const F32: Record<BinaryOpName, (a: number, b: number) => number> = {
   le: (a, b) => +(a <= b),
   gt: (a, b) => +(a > b),
   ge: (a, b) => +(a >= b),
+  jumpRelu: (a, b) => (a > b ? a : 0),
 };
 
 function strides(shape: number[]): number[] {

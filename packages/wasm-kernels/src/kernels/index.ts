@@ -1,0 +1,22 @@
+/**
+ * Every wasm kernel of the WasmBackend, by op name (the names of docs/kernels.md), merged from one
+ * table per area. Each kernel runs in the AssemblyScript module; none falls back to JavaScript math.
+ */
+import { convKernels } from './conv.js';
+import { elementwiseKernels } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { nnKernels } from './nn.js';
+import { reduceKernels } from './reduce.js';
+import { shapeKernels } from './shape.js';
+import type { WasmKernel } from './types.js';
+
+export const WASM_KERNELS: Readonly<Record<string, WasmKernel>> = {
+  ...elementwiseKernels,
+  ...reduceKernels,
+  matmul,
+  ...shapeKernels,
+  ...nnKernels,
+  ...convKernels,
+};
+
+export type { WasmKernel, WasmKernelContext } from './types.js';

@@ -1,0 +1,51 @@
+/** Row kernels over the last axis: softmax, logSoftmax, crossEntropy, layerNorm, rmsNorm; batchNorm. */
+import type { CrossEntropyKernelAttrs, NormKernelAttrs, RowKernelAttrs } from '@descent/core';
+import type { WasmKernel } from './types.js';
+
+/** Max-subtracted: y = exp(x − max) / Σ exp(x − max) per row. */
+const softmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) => {
+  ctx.km.exports.softmax_f32(ctx.ptr(x), ctx.ptr(y), rows, size);
+};
+
+const logSoftmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) => {
+  ctx.km.exports.log_softmax_f32(ctx.ptr(x), ctx.ptr(y), rows, size);
+};
+
+/** Labels are checked first (the kernel alone would write NaN for a bad label). */
+const crossEntropy: WasmKernel = (ctx, [x, labels], [loss], a: CrossEntropyKernelAttrs) => {
+  const lp = ctx.ptr(labels);
+  const bad = ctx.exports.find_bad_index(lp, a.rows, a.size);
+  if (bad >= 0) {
+    const label = ctx.km.readI32(lp + 4 * bad, 1)[0];
+    throw new RangeError(`label ${label} in row ${bad} is out of range [0, ${a.size})`);
+  }
+  ctx.km.exports.cross_entropy_f32(ctx.ptr(x), lp, ctx.ptr(loss), a.rows, a.size, a.labelSmoothing);
+};
+
+const layerNorm: WasmKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
+  ctx.km.exports.layer_norm_f32(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(beta), ctx.ptr(y), rows, size, eps, 0, 0);
+};
+
+const rmsNorm: WasmKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormKernelAttrs) => {
+  ctx.km.exports.rms_norm_f32(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(y), rows, size, eps, 0);
+};
+
+/** Channels last: `size` is the channel count. */
+const batchNorm: WasmKernel = (
+  ctx,
+  [x, mean, variance, gamma, beta],
+  [y],
+  { rows, size, eps }: NormKernelAttrs,
+) => {
+  const p = ctx.ptr.bind(ctx);
+  ctx.km.batchNormApply(p(x), p(mean), p(variance), p(gamma), p(beta), p(y), rows, size, eps);
+};
+
+export const nnKernels: Record<string, WasmKernel> = {
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  layerNorm,
+  rmsNorm,
+  batchNorm,
+};
