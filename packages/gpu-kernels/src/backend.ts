@@ -1,4 +1,12 @@
-import type { Backend, BackendMemory, DataArray, DataId, DType, TensorInfo } from '@descent/core';
+import {
+  type Backend,
+  type BackendMemory,
+  type DataArray,
+  type DataId,
+  DescentError,
+  type DType,
+  type TensorInfo,
+} from '@descent/core';
 import { type AcquiredDevice, acquireDevice, type DeviceInfo, type DeviceOptions } from './device.js';
 import { BufferPool, sizeClass } from './webgpu/buffer-pool.js';
 import type { DispatchSpec, KernelContext } from './webgpu/kernel.js';
@@ -19,6 +27,35 @@ export interface WebGPUBackendOptions extends DeviceOptions {
   maxPooledBytes?: number;
   /** Submit the open command encoder after this many dispatches (default 1024). */
   maxDispatchesPerSubmit?: number;
+}
+
+/**
+ * The device behind a WebGPU backend was lost (driver reset, `device.destroy()`, the browser taking the
+ * GPU away). Every call on that backend throws this from then on; its tensors are gone. Recover by
+ * creating a new backend (or moving to another one) and re-uploading state the program holds on the
+ * host — see the README ("Device loss").
+ */
+export class WebGPUDeviceLostError extends DescentError {
+  /** `'destroyed'` (the device was destroyed on purpose) or `'unknown'`. */
+  readonly reason: string;
+  constructor(
+    what: string,
+    readonly backendName: string,
+    info: { reason: string; message: string },
+  ) {
+    super(
+      what,
+      `the WebGPU device of backend '${backendName}' was lost (${info.reason}): ${info.message || 'no message'}; ` +
+        'its tensors are gone: create a new backend (or switch to another one) and upload the state you hold',
+    );
+    this.name = 'WebGPUDeviceLostError';
+    this.reason = info.reason;
+  }
+}
+
+/** `[2, 3] f32, [3] i32`: how scope errors name a kernel's tensors. */
+function describeTensors(ts: readonly TensorInfo[]): string {
+  return ts.map((t) => `[${t.shape.join(', ')}] ${t.dtype}`).join(', ');
 }
 
 /** Storage of one tensor: a pooled buffer (its size class) holding `size` elements. */
@@ -125,8 +162,10 @@ export class WebGPUBackend implements Backend {
   private submits = 0;
   private readonly scopes = new Set<Promise<void>>();
   private firstError: Error | null = null;
-  private lost: GPUDeviceLostInfo | null = null;
+  private lostInfo: GPUDeviceLostInfo | null = null;
   private disposed = false;
+  /** Resolves when the device is lost (after which every call throws `WebGPUDeviceLostError`). */
+  readonly lost: Promise<WebGPUDeviceLostError>;
 
   constructor(acquired: AcquiredDevice, opts: WebGPUBackendOptions = {}) {
     this.name = opts.name ?? 'webgpu';
@@ -143,8 +182,9 @@ export class WebGPUBackend implements Backend {
       this.device,
       Math.max(16, limits.minUniformBufferOffsetAlignment || 256),
     );
-    this.device.lost.then((info) => {
-      this.lost = info;
+    this.lost = this.device.lost.then((info) => {
+      this.lostInfo = info;
+      return new WebGPUDeviceLostError('webgpu', this.name, info);
     });
     this.device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -194,7 +234,7 @@ export class WebGPUBackend implements Backend {
     if (!s.buffer) return;
     this.liveElementBytes -= s.size * 4;
     this.liveTensors--;
-    if (this.lost || this.disposed) {
+    if (this.lostInfo || this.disposed) {
       s.buffer = null;
       return;
     }
@@ -267,7 +307,9 @@ export class WebGPUBackend implements Backend {
     try {
       kernel(ctx, inputs, outputs, attrs);
     } finally {
-      this.popScopes(`op '${name}'`);
+      this.popScopes(
+        `op '${name}' (inputs ${describeTensors(inputs)} → outputs ${describeTensors(outputs)})`,
+      );
     }
     this.batchOps.push(name);
     if (this.dispatches >= this.maxDispatches) this.submit();
@@ -406,11 +448,7 @@ export class WebGPUBackend implements Backend {
 
   private checkUsable(what: string): void {
     if (this.disposed) throw new Error(`webgpu ${what}: the backend was disposed`);
-    if (this.lost)
-      throw new Error(
-        `webgpu ${what}: the WebGPU device was lost (${this.lost.reason}): ${this.lost.message || 'no message'}; ` +
-          'create a new backend',
-      );
+    if (this.lostInfo) throw new WebGPUDeviceLostError(`webgpu ${what}`, this.name, this.lostInfo);
   }
 
   // ------------------------------------------------------------------------------ stats

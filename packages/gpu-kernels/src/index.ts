@@ -8,7 +8,12 @@
  * Also exported: `probeWebGPU` (a capability probe that never throws) and `acquireDevice` (device
  * acquisition, in one place: src/device.ts).
  */
-export { createWebGPUBackend, WebGPUBackend, type WebGPUBackendOptions } from './backend.js';
+export {
+  createWebGPUBackend,
+  WebGPUBackend,
+  type WebGPUBackendOptions,
+  WebGPUDeviceLostError,
+} from './backend.js';
 export {
   type AcquiredDevice,
   acquireDevice,

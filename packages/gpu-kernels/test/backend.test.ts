@@ -142,7 +142,9 @@ describe.runIf(runGPU)('WebGPUBackend', () => {
       const x = b.allocate(4, 'f32', [1, 2, 3, 4]);
       const y = b.allocate(4, 'f32');
       b.runKernel('brokenTestOp', [info(x, [4])], [info(y, [4])], {});
-      await expect(b.flush()).rejects.toThrow(/validation error in op 'brokenTestOp'/);
+      await expect(b.flush()).rejects.toThrow(
+        /validation error in op 'brokenTestOp' \(inputs \[4\] f32 → outputs \[4\] f32\): /,
+      );
       b.free(x);
       b.free(y);
       await b.flush(); // the error was reported once; the backend is usable again
@@ -176,9 +178,13 @@ describe.runIf(runGPU)('WebGPUBackend', () => {
     const x = other.allocate(4, 'f32', [1, 2, 3, 4]);
     other.device.destroy();
     await other.device.lost;
-    expect(() => other.allocate(4, 'f32')).toThrow(/WebGPU device was lost \(destroyed\)/);
-    await expect(other.read(x, 'f32', 4)).rejects.toThrow(/device was lost/);
-    expect(() => other.runKernel('exp', [info(x, [4])], [info(x, [4])], {})).toThrow(/device was lost/);
+    expect(() => other.allocate(4, 'f32')).toThrow(
+      /WebGPU device of backend 'webgpu' was lost \(destroyed\)/,
+    );
+    await expect(other.read(x, 'f32', 4)).rejects.toThrow(/device of backend 'webgpu' was lost/);
+    expect(() => other.runKernel('exp', [info(x, [4])], [info(x, [4])], {})).toThrow(
+      /device of backend 'webgpu' was lost/,
+    );
     other.free(x); // freeing after loss is allowed
   });
 });

@@ -62,7 +62,12 @@ export class BufferPool {
    */
   acquire(bytes: number, clean: boolean): GPUBuffer {
     const cls = sizeClass(bytes);
-    const buf = this.take(this.clean, cls) ?? (clean ? undefined : this.take(this.dirty, cls));
+    // Kernel outputs take dirty buffers first, leaving clean ones for uploads (which cannot use a
+    // dirty one): otherwise a step's uploads find the clean list drained by its outputs and create
+    // buffers until the next submit.
+    const buf = clean
+      ? this.take(this.clean, cls)
+      : (this.take(this.dirty, cls) ?? this.take(this.clean, cls));
     this.stats.liveBuffers++;
     this.stats.liveBytes += cls;
     if (buf) {
