@@ -27,6 +27,7 @@ export * from './ops/creation.js';
 export * from './ops/elementwise.js';
 export * from './ops/matmul.js';
 export * from './ops/nn.js';
+export * from './ops/optim.js';
 export * from './ops/reduce.js';
 export * from './ops/shape-ops.js';
 export { intValues, normalValues, philox4x32, randomBits, setSeed, uniformValues } from './random.js';

@@ -35,6 +35,12 @@ export interface OpDef<A = any> {
   backward?(ctx: GradContext<A>): (Tensor | null)[];
   /** Indices of inputs that can receive gradients (default: every f32 input). */
   readonly differentiableInputs?: readonly number[];
+  /**
+   * In-place ops (optimizer updates): for each output, the index of the input whose storage it is
+   * written into. Such an output is a view of that input (no allocation), and the kernel receives
+   * the same storage handle as input and as output.
+   */
+  inPlace?(inputs: readonly Tensor[], attrs: A): readonly number[];
 }
 
 const registry = new Map<string, OpDef>();
@@ -75,8 +81,16 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   }
   const kernelAttrs = def.kernelAttrs ? def.kernelAttrs(inputs, attrs, specs) : attrs;
   const outputs: Tensor[] = [];
+  const aliases = def.inPlace?.(inputs, attrs);
   try {
-    for (const s of specs) outputs.push(engine.makeTensor(backend, s.shape, s.dtype));
+    specs.forEach((s, i) => {
+      const alias = aliases?.[i];
+      outputs.push(
+        alias !== undefined && alias >= 0
+          ? engine.makeView(inputs[alias], s.shape)
+          : engine.makeTensor(backend, s.shape, s.dtype),
+      );
+    });
     engine.runKernel(backend, def.name, inputs, outputs, kernelAttrs);
   } catch (e) {
     for (const o of outputs) o.dispose();

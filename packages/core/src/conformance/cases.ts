@@ -1,5 +1,6 @@
 import * as ops from '../index.js';
 import type { Tensor } from '../tensor.js';
+import { REFERENCE } from './check.js';
 import { HOSTILE, type InputSpec } from './inputs.js';
 import { type Bound, exact, linearIn, multilinear, stable, transcendental } from './tolerance.js';
 
@@ -844,6 +845,260 @@ const geometryOf = ops.conv2dGeometry;
 const geometryOfPool = (x: number[], k: number, opts: ops.Pool2dOptions) =>
   ops.pool2dGeometry('pool', x, k, opts);
 
+// ------------------------------------------------------------------------------- optimizer updates
+
+/** Initial values of each named optimizer input: second moments and sums are positive. */
+const UPDATE_GENS: Record<string, InputSpec['gen']> = {
+  param: { kind: 'normal' },
+  grad: { kind: 'normal' },
+  momentumBuffer: { kind: 'normal', scale: 0.5 },
+  expAvg: { kind: 'normal', scale: 0.5 },
+  // |gradAvg| < 0.9 and squareAvg ≥ 1 keep RMSprop's centered variance ≥ 0.19·α, away from √0.
+  gradAvg: { kind: 'uniform', lo: -0.9, hi: 0.9 },
+  squareAvg: { kind: 'uniform', lo: 1, hi: 2 },
+  sum: { kind: 'uniform', lo: 0.05, hi: 2 },
+  accDelta: { kind: 'uniform', lo: 0.05, hi: 2 },
+  expAvgSq: { kind: 'uniform', lo: 0.05, hi: 2 },
+  maxExpAvgSq: { kind: 'uniform', lo: 0.05, hi: 2 },
+  expInf: { kind: 'uniform', lo: 0.05, hi: 2 },
+  rowScale: { kind: 'uniform', lo: 0.5, hi: 2 },
+  colScale: { kind: 'uniform', lo: 0.5, hi: 2 },
+  scale: { kind: 'uniform', lo: 0.01, hi: 0.1 },
+};
+
+const b1 = { beta1: 0.9, oneMinusBeta1: 0.1 };
+const b2 = { beta2: 0.999, oneMinusBeta2: 0.001 };
+/** Adam's coefficients at step t = 3 (lr 0.01): step size lr/(1 − β1ᵗ), 1/√(1 − β2ᵗ). */
+const adamAt3 = { momentCoef: 0.01 / (1 - 0.9 ** 3), gradCoef: 0, denomScale: 1 / Math.sqrt(1 - 0.999 ** 3) };
+const adamFlags = { amsgrad: false, infinityNorm: false, adaptive: true, maximize: false };
+
+/** Variants of every fused update: defaults, every flag, weight decay of both kinds. */
+const UPDATE_VARIANTS: [string, string, Record<string, number | boolean>][] = [
+  [
+    'sgdUpdate',
+    'plain',
+    {
+      lr: 0.1,
+      weightDecay: 0,
+      momentum: 0,
+      bufferDecay: 0,
+      gradScale: 1,
+      hasMomentum: false,
+      nesterov: false,
+      maximize: false,
+      sign: false,
+    },
+  ],
+  [
+    'sgdUpdate',
+    'momentum dampening wd maximize',
+    {
+      lr: 0.05,
+      weightDecay: 0.01,
+      momentum: 0.9,
+      bufferDecay: 0.9,
+      gradScale: 0.9,
+      hasMomentum: true,
+      nesterov: false,
+      maximize: true,
+      sign: false,
+    },
+  ],
+  [
+    'sgdUpdate',
+    'nesterov wd',
+    {
+      lr: 0.05,
+      weightDecay: 0.001,
+      momentum: 0.9,
+      bufferDecay: 0.9,
+      gradScale: 1,
+      hasMomentum: true,
+      nesterov: true,
+      maximize: false,
+      sign: false,
+    },
+  ],
+  [
+    'sgdUpdate',
+    'signum',
+    {
+      lr: 0.01,
+      weightDecay: 0,
+      momentum: 0.9,
+      bufferDecay: 0.9,
+      gradScale: 0.1,
+      hasMomentum: true,
+      nesterov: false,
+      maximize: false,
+      sign: true,
+    },
+  ],
+  ['adagradUpdate', 'wd', { lr: 0.1, weightDecay: 0.01, eps: 1e-10, maximize: false }],
+  ['adagradUpdate', 'maximize', { lr: 0.05, weightDecay: 0, eps: 1e-10, maximize: true }],
+  [
+    'rmspropUpdate',
+    'plain',
+    {
+      lr: 0.01,
+      alpha: 0.99,
+      oneMinusAlpha: 0.01,
+      eps: 1e-8,
+      weightDecay: 0,
+      momentum: 0,
+      centered: false,
+      hasMomentum: false,
+      maximize: false,
+    },
+  ],
+  [
+    'rmspropUpdate',
+    'centered momentum wd',
+    {
+      lr: 0.01,
+      alpha: 0.9,
+      oneMinusAlpha: 0.1,
+      eps: 1e-8,
+      weightDecay: 0.01,
+      momentum: 0.9,
+      centered: true,
+      hasMomentum: true,
+      maximize: false,
+    },
+  ],
+  [
+    'adadeltaUpdate',
+    'wd',
+    { lr: 1, rho: 0.9, oneMinusRho: 0.1, eps: 1e-6, weightDecay: 0.01, maximize: false },
+  ],
+  [
+    'adamUpdate',
+    'Adam L2 amsgrad',
+    { ...b1, ...b2, weightDecay: 0.01, decay: 1, ...adamAt3, eps: 1e-8, ...adamFlags, amsgrad: true },
+  ],
+  [
+    'adamUpdate',
+    'AdamW maximize',
+    {
+      ...b1,
+      ...b2,
+      weightDecay: 0,
+      decay: 1 - 0.01 * 0.1,
+      ...adamAt3,
+      eps: 1e-8,
+      ...adamFlags,
+      maximize: true,
+    },
+  ],
+  [
+    'adamUpdate',
+    'Adamax',
+    {
+      ...b1,
+      ...b2,
+      weightDecay: 0,
+      decay: 1,
+      ...adamAt3,
+      denomScale: 1,
+      eps: 1e-8,
+      ...adamFlags,
+      infinityNorm: true,
+    },
+  ],
+  [
+    'adamUpdate',
+    'NAdam',
+    { ...b1, ...b2, weightDecay: 0.01, decay: 1, ...adamAt3, gradCoef: -0.004, eps: 1e-8, ...adamFlags },
+  ],
+  [
+    'adamUpdate',
+    'RAdam unrectified',
+    { ...b1, ...b2, weightDecay: 0, decay: 1, ...adamAt3, eps: 1e-8, ...adamFlags, adaptive: false },
+  ],
+  [
+    'lionUpdate',
+    'decay maximize',
+    {
+      lr: 0.001,
+      beta1: 0.9,
+      oneMinusBeta1: 0.1,
+      beta2: 0.99,
+      oneMinusBeta2: 0.01,
+      decay: 1 - 0.001 * 0.1,
+      maximize: true,
+    },
+  ],
+  [
+    'lionUpdate',
+    'plain',
+    {
+      lr: 0.001,
+      beta1: 0.9,
+      oneMinusBeta1: 0.1,
+      beta2: 0.99,
+      oneMinusBeta2: 0.01,
+      decay: 1,
+      maximize: false,
+    },
+  ],
+  ['adafactorUpdate', 'momentum decay', { ...b1, decay: 1 - 0.01 * 0.1, hasMomentum: true }],
+  ['adafactorUpdate', 'plain', { ...b1, decay: 1, hasMomentum: false }],
+];
+
+/**
+ * Fused optimizer updates (in place). A case copies the updated inputs (exactly), runs the update
+ * and returns one updated buffer. The float64 reference evaluates the op's composite (the same rule
+ * written with core ops, `compositeUpdate`), whose autograd gives the first-order sensitivity of the
+ * `stable` bound; hyperparameters arrive as float64 coefficients, so rounding them to f32 is one
+ * relative error per coefficient, covered by that sensitivity.
+ */
+function optimCases(): Case[] {
+  const c: Case[] = [];
+  const elementShapes = [[], [17], [65], [4, 65]];
+  const matrixShapes = [
+    [1, 1],
+    [3, 5],
+    [17, 33],
+    [64, 1],
+  ];
+  for (const [op, label, baseAttrs] of UPDATE_VARIANTS) {
+    const def = ops.opRegistry().get(op)!;
+    const u = ops.fusedUpdates().get(op)!;
+    for (const shape of op === 'adafactorUpdate' ? matrixShapes : elementShapes) {
+      const attrs = op === 'adafactorUpdate' ? { ...baseAttrs, rows: shape[0], cols: shape[1] } : baseAttrs;
+      const spec = u.inputs(attrs);
+      const inputs = spec.map((s) =>
+        f(
+          s.layout === 'elem'
+            ? shape
+            : s.layout === 'row'
+              ? [shape[0]]
+              : s.layout === 'col'
+                ? [shape[1]]
+                : [1],
+          UPDATE_GENS[s.name],
+        ),
+      );
+      for (const out of u.updated(attrs)) {
+        c.push({
+          op,
+          name: `${op} ${label} ${desc(shape)} → ${out}`,
+          inputs,
+          fn: (...xs) => {
+            const named = Object.fromEntries(spec.map((s, i) => [s.name, xs[i]]));
+            if (xs[0].backend === REFERENCE) return ops.compositeUpdate(def, named, attrs)[out];
+            for (const name of u.updated(attrs)) named[name] = ops.slice(named[name], []);
+            ops.noGrad(() => ops.applyUpdate(def, named, attrs));
+            return named[out];
+          },
+          bound: transcendental(),
+        });
+      }
+    }
+  }
+  return c;
+}
+
 /** Every conformance case. */
 export function allCases(): Case[] {
   return [
@@ -853,5 +1108,6 @@ export function allCases(): Case[] {
     ...shapeCases(),
     ...nnCases(),
     ...convCases(),
+    ...optimCases(),
   ];
 }

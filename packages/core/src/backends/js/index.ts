@@ -4,6 +4,7 @@ import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { nnKernels } from './nn.js';
+import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
 import { shapeKernels } from './shape.js';
 import type { JsKernel, Store } from './types.js';
@@ -16,6 +17,7 @@ export const referenceKernels: Readonly<Record<string, JsKernel>> = {
   ...shapeKernels,
   ...nnKernels,
   ...convKernels,
+  ...optimKernels,
 };
 
 export interface JsBackendOptions {

@@ -3,6 +3,7 @@ import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { nnKernels } from './nn.js';
+import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
 import { shapeKernels } from './shape.js';
 
@@ -14,4 +15,5 @@ export const GPU_KERNELS: Readonly<Record<string, GPUKernel>> = {
   ...shapeKernels,
   ...nnKernels,
   ...convKernels,
+  ...optimKernels,
 };
