@@ -1,0 +1,381 @@
+/**
+ * Turns a BenchResults into a Markdown report and SVG charts: tables of medians with spread, ratios of
+ * descent against each peer measured in the same run, matmul cost-growth fits, training throughput and
+ * the optimizer benchmark's performance profiles.
+ */
+import type { BenchCase } from './cases.js';
+import type { BenchResults, ImplInfo } from './results.js';
+import type { KernelResult } from './run.js';
+import { fitPowerLaw, performanceRatios, profileAt } from './stats.js';
+import { barChart, lineChart, type Series } from './svg.js';
+
+export interface Report {
+  markdown: string;
+  /** file name → SVG text (written next to the Markdown). */
+  charts: Record<string, string>;
+}
+
+/** Which descent implementation is compared with which peer (first available descent id wins). */
+export const RATIO_PAIRS: { descent: string[]; peer: string; label: string }[] = [
+  {
+    descent: ['descent-wasm-1t', 'descent-wasm-kernels-1t'],
+    peer: 'tfjs-wasm-1t',
+    label: 'descent wasm 1t vs tfjs-wasm 1t',
+  },
+  {
+    descent: ['descent-wasm-1t', 'descent-wasm-kernels-1t'],
+    peer: 'ort-wasm-1t',
+    label: 'descent wasm 1t vs onnxruntime-web 1t',
+  },
+  { descent: ['descent-wasm-2t'], peer: 'ort-wasm-2t', label: 'descent wasm 2t vs onnxruntime-web 2t' },
+  {
+    descent: ['descent-wasm-1t', 'descent-wasm-kernels-1t'],
+    peer: 'tfjs-cpu',
+    label: 'descent wasm 1t vs tfjs-cpu',
+  },
+  { descent: ['descent-js'], peer: 'tfjs-cpu', label: 'descent js vs tfjs-cpu' },
+  {
+    descent: ['chromium-descent-webgpu'],
+    peer: 'chromium-tfjs-webgpu',
+    label: 'Chromium: descent webgpu vs tfjs-webgpu',
+  },
+  {
+    descent: ['chromium-descent-wasm-kernels-1t', 'chromium-descent-wasm-1t'],
+    peer: 'chromium-tfjs-wasm',
+    label: 'Chromium: descent wasm vs tfjs-wasm',
+  },
+];
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  if (ms >= 1) return `${ms.toFixed(2)} ms`;
+  return `${(ms * 1000).toFixed(0)} µs`;
+}
+
+function cell(r: KernelResult | undefined, c: BenchCase): string {
+  if (!r) return '';
+  if (r.status === 'skipped') return 'n/a';
+  if (r.status === 'error') return 'error';
+  const s = r.summary!;
+  const rate =
+    r.gflops !== undefined
+      ? `${r.gflops.toFixed(1)} GF/s`
+      : r.gbps !== undefined
+        ? `${r.gbps.toFixed(1)} GB/s`
+        : '';
+  const wrong = r.status === 'wrong' ? '✗ wrong: ' : '';
+  void c;
+  return `${wrong}${fmtMs(s.median)} ±${(s.relIqr * 50).toFixed(0)}%${rate ? ` (${rate})` : ''}`;
+}
+
+function find(results: KernelResult[], caseId: string, impl: string) {
+  return results.find((r) => r.caseId === caseId && r.impl === impl);
+}
+
+/** Peer time / descent time (> 1: descent is faster), only when both ran and agreed with float64. */
+export function ratio(
+  results: KernelResult[],
+  caseId: string,
+  descent: string[],
+  peer: string,
+): { value: number; descent: string } | undefined {
+  const p = find(results, caseId, peer);
+  if (p?.status !== 'ok') return undefined;
+  for (const id of descent) {
+    const dres = find(results, caseId, id);
+    if (dres?.status === 'ok') return { value: p.summary!.median / dres.summary!.median, descent: id };
+  }
+  return undefined;
+}
+
+function kernelTables(title: string, cases: BenchCase[], results: KernelResult[], impls: ImplInfo[]): string {
+  const used = impls.filter((i) => results.some((r) => r.impl === i.id && r.status !== 'skipped'));
+  if (used.length === 0) return '';
+  const groups = [...new Set(cases.map((c) => c.group))];
+  let md = `### ${title}\n\nMedian wall time per call ± half the interquartile range (as % of the median), and the rate. "n/a": the implementation has no such op (or it would take too long here, see the JSON); "✗ wrong": its output broke the error bound (no ratio is computed).\n\n`;
+  for (const g of groups) {
+    const gc = cases.filter((c) => c.group === g && results.some((r) => r.caseId === c.id));
+    if (!gc.length) continue;
+    const cols = used.filter((i) =>
+      gc.some((c) => find(results, c.id, i.id)?.status !== 'skipped' && find(results, c.id, i.id)),
+    );
+    if (!cols.length) continue;
+    md += `**${g}**\n\n| case | ${cols.map((i) => i.id).join(' | ')} |\n|---|${cols.map(() => '---').join('|')}|\n`;
+    for (const c of gc)
+      md += `| ${c.label} | ${cols.map((i) => cell(find(results, c.id, i.id), c)).join(' | ')} |\n`;
+    md += '\n';
+  }
+  return md;
+}
+
+function ratioTable(cases: BenchCase[], results: KernelResult[]): string {
+  const pairs = RATIO_PAIRS.filter((p) => cases.some((c) => ratio(results, c.id, p.descent, p.peer)));
+  if (!pairs.length) return '';
+  let md = `| case | ${pairs.map((p) => p.label).join(' | ')} |\n|---|${pairs.map(() => '---').join('|')}|\n`;
+  for (const c of cases) {
+    const cells = pairs.map((p) => {
+      const r = ratio(results, c.id, p.descent, p.peer);
+      return r ? `**${r.value.toFixed(2)}×**` : '';
+    });
+    if (cells.some(Boolean)) md += `| ${c.label} | ${cells.join(' | ')} |\n`;
+  }
+  return `${md}\n`;
+}
+
+function rooflineTable(cases: BenchCase[], results: KernelResult[], impls: ImplInfo[]): string {
+  const mb = cases.filter((c) => find(results, c.id, 'memcopy')?.status === 'ok');
+  if (!mb.length) return '';
+  const ids = impls
+    .filter((i) => !i.roofline && mb.some((c) => find(results, c.id, i.id)?.status === 'ok'))
+    .map((i) => i.id);
+  let md = `Memory-bound cases against a memory copy of the same number of bytes (time / copy time; the wasm issue's targets: ≤ 2× for x·sigmoid(x) and softmax, ≤ 1.3× for AdamW):\n\n| case | copy | ${ids.join(' | ')} |\n|---|---|${ids.map(() => '---').join('|')}|\n`;
+  for (const c of mb) {
+    const copy = find(results, c.id, 'memcopy')!.summary!.median;
+    md += `| ${c.label} | ${fmtMs(copy)} (${(c.bytes! / copy / 1e6).toFixed(1)} GB/s) | ${ids
+      .map((id) => {
+        const r = find(results, c.id, id);
+        return r?.status === 'ok' ? `${(r.summary!.median / copy).toFixed(2)}×` : '';
+      })
+      .join(' | ')} |\n`;
+  }
+  return `${md}\n`;
+}
+
+function coldTable(cases: BenchCase[], results: KernelResult[], impls: ImplInfo[]): string {
+  const gpu = impls.filter((i) => i.reportsCold);
+  const rows = cases.flatMap((c) =>
+    gpu
+      .map((i) => ({ c, i, r: find(results, c.id, i.id) }))
+      .filter((x) => x.r?.coldMs !== undefined && x.r.status !== 'skipped'),
+  );
+  if (!rows.length) return '';
+  let md =
+    '| case | implementation | cold (first call: pipeline/shader compile, first allocation) | warm median |\n|---|---|---|---|\n';
+  for (const { c, i, r } of rows)
+    md += `| ${c.label} | ${i.id} | ${fmtMs(r!.coldMs!)} | ${r!.summary ? fmtMs(r!.summary.median) : r!.status} |\n`;
+  return `${md}\n`;
+}
+
+function matmulCharts(
+  prefix: string,
+  cases: BenchCase[],
+  results: KernelResult[],
+  impls: ImplInfo[],
+  charts: Record<string, string>,
+): string {
+  const mm = cases.filter((c) => c.group === 'matmul' && c.size !== undefined);
+  const series: Series[] = [];
+  const gf: Series[] = [];
+  let fitRows = '';
+  for (const i of impls) {
+    if (i.roofline) continue;
+    const pts = mm
+      .map((c) => ({ c, r: find(results, c.id, i.id) }))
+      .filter((x) => x.r?.status === 'ok')
+      .map((x) => [x.c.size!, x.r!.summary!.median, x.r!.gflops!] as const);
+    if (pts.length < 2) continue;
+    series.push({ name: i.id, points: pts.map((p) => [p[0], p[1]]) });
+    gf.push({ name: i.id, points: pts.map((p) => [p[0], p[2]]) });
+    // Fit over n ≥ 256 where available: small sizes are dominated by call overhead.
+    const big = pts.filter((p) => p[0] >= 256);
+    const fitPts = big.length >= 2 ? big : pts;
+    const f = fitPowerLaw(
+      fitPts.map((p) => p[0]),
+      fitPts.map((p) => p[1]),
+    );
+    const peak = Math.max(...pts.map((p) => p[2]));
+    const last = pts[pts.length - 1];
+    fitRows += `| ${i.id} | ${f.exponent.toFixed(2)} (n = ${fitPts.map((p) => p[0]).join(', ')}; R² ${f.r2.toFixed(3)}) | ${peak.toFixed(1)} | ${last[2].toFixed(1)} at n = ${last[0]} |\n`;
+  }
+  if (!series.length) return '';
+  charts[`${prefix}matmul-time.svg`] = lineChart({
+    title: 'Square matmul: time vs size (log-log)',
+    xLabel: 'n (n×n · n×n)',
+    yLabel: 'median time per call (ms)',
+    logX: true,
+    logY: true,
+    series,
+  });
+  charts[`${prefix}matmul-gflops.svg`] = lineChart({
+    title: 'Square matmul: GFLOP/s vs size',
+    xLabel: 'n',
+    yLabel: 'GFLOP/s (2n³ / median time)',
+    logX: true,
+    series: gf,
+    yMin: 0,
+  });
+  return `![matmul time vs size](${prefix}matmul-time.svg)\n![matmul GFLOP/s](${prefix}matmul-gflops.svg)\n\nCost growth: fitted exponent of time ∝ n^e (3 is the ideal for matmul; a larger value shows where a backend stops scaling — caches, memory, binding limits):\n\n| implementation | exponent e | peak GFLOP/s | at the largest size |\n|---|---|---|---|\n${fitRows}\n`;
+}
+
+function groupBarCharts(
+  prefix: string,
+  cases: BenchCase[],
+  results: KernelResult[],
+  impls: ImplInfo[],
+  charts: Record<string, string>,
+): string {
+  let md = '';
+  for (const c of cases.filter((x) => x.group !== 'matmul')) {
+    const bars = impls
+      .map((i, k) => ({ i, k, r: find(results, c.id, i.id) }))
+      .filter((x) => x.r && x.r.status !== 'skipped' && x.r.status !== 'error' && x.r.summary)
+      .map((x) => ({
+        label: x.i.id,
+        value: x.r!.summary!.median,
+        lo: x.r!.summary!.q1,
+        hi: x.r!.summary!.q3,
+        color: undefined as string | undefined,
+        note: x.r!.status === 'wrong' ? 'wrong result' : x.i.roofline ? 'roofline' : undefined,
+      }));
+    if (bars.length < 2) continue;
+    const name = `${prefix}${c.id}.svg`;
+    charts[name] = barChart({ title: `${c.label}: median time (whiskers: quartiles)`, unit: 'ms', bars });
+    md += `![${c.label}](${name})\n`;
+  }
+  return md ? `${md}\n` : '';
+}
+
+export function buildReport(res: BenchResults): Report {
+  const charts: Record<string, string> = {};
+  const m = res.machine;
+  let md = `# descent benchmarks — ${res.date} (${res.mode} mode)\n\n`;
+  md += `Machine: ${m.cores}-core ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, host \`${m.hostname}\`. ${m.note} Load average at the start: ${m.loadAverage.map((x) => x.toFixed(2)).join(', ')}.\n\n`;
+  md += `Command: \`${res.command}\` (${(res.durationSeconds / 60).toFixed(1)} min). Every implementation ran on the same seeded inputs in this one run; each output was checked against float64 under a derived error bound before it was timed. A ratio is peer time / descent time (> 1: descent is faster).\n\n`;
+  md += `## Implementations\n\n| id | library | backend | where |\n|---|---|---|---|\n`;
+  for (const i of [...res.impls, ...(res.browser?.impls ?? [])])
+    md += `| ${i.id} | ${i.library} | ${i.backend} | ${i.env} |\n`;
+  md += '\n';
+  md += `## Ratios: descent vs peers (same run)\n\n${ratioTable(res.cases, [...res.kernels, ...(res.browser?.kernels ?? [])])}`;
+  md += `## Kernels and ops (Node)\n\n${kernelTables('Node', res.cases, res.kernels, res.impls)}`;
+  md += rooflineTable(res.cases, res.kernels, res.impls);
+  md += matmulCharts('', res.cases, res.kernels, res.impls, charts);
+  md += groupBarCharts('', res.cases, res.kernels, res.impls, charts);
+  const cold = coldTable(res.cases, res.kernels, res.impls);
+  if (cold) md += `### WebGPU in Node: cold vs warm\n\n${cold}`;
+  if (res.browser) {
+    md += '## Headless Chromium\n\n';
+    if (res.browser.error) md += `The browser run failed: ${res.browser.error}\n\n`;
+    if (res.browser.adapter) md += `WebGPU adapter: \`${JSON.stringify(res.browser.adapter)}\`\n\n`;
+    md += kernelTables('Chromium', res.cases, res.browser.kernels, res.browser.impls);
+    md += matmulCharts('chromium-', res.cases, res.browser.kernels, res.browser.impls, charts);
+    const bcold = coldTable(res.cases, res.browser.kernels, res.browser.impls);
+    if (bcold) md += `### WebGPU in Chromium: cold vs warm\n\n${bcold}`;
+  }
+  md += trainingSection(res, charts);
+  md += optimizerSection(res, charts);
+  md += agreementSection(res);
+  return { markdown: md, charts };
+}
+
+function trainingSection(res: BenchResults, charts: Record<string, string>): string {
+  const t = res.training;
+  if (!t?.length) return '';
+  const workloads = [...new Set(t.map((r) => r.workload))];
+  let md =
+    '## End-to-end training throughput\n\nOne training step = forward, backward, optimizer update (same architecture, batch, initial weights and optimizer for every implementation). Median over the measured steps.\n\n| workload | implementation | batch | step (median ± IQR/2) | steps/s | samples/s | first loss (float64 ref) |\n|---|---|---|---|---|---|---|\n';
+  for (const w of workloads) {
+    for (const r of t.filter((x) => x.workload === w)) {
+      if (r.status !== 'ok') {
+        md += `| ${w} | ${r.impl} | ${r.batch} | ${r.status}: ${r.reason ?? ''} | | | |\n`;
+        continue;
+      }
+      const s = r.stepMs!;
+      md += `| ${w} | ${r.impl} | ${r.batch} | ${fmtMs(s.median)} ±${fmtMs((s.q3 - s.q1) / 2)} | ${r.stepsPerSec!.toFixed(1)} | ${r.samplesPerSec!.toFixed(0)} | ${r.firstLoss?.toFixed(5)} (${r.firstLossRef?.toFixed(5)}) |\n`;
+    }
+    const bars = t
+      .filter((x) => x.workload === w && x.status === 'ok')
+      .map((x) => ({ label: x.impl, value: x.samplesPerSec! }));
+    if (bars.length >= 2) {
+      const name = `train-${w}.svg`;
+      charts[name] = barChart({
+        title: `${w}: training samples/s (higher is better)`,
+        unit: 'samples/s',
+        bars,
+      });
+      md += '';
+    }
+  }
+  md += '\n';
+  for (const w of workloads) if (charts[`train-${w}.svg`]) md += `![${w}](train-${w}.svg)\n`;
+  return `${md}\n`;
+}
+
+function optimizerSection(res: BenchResults, charts: Record<string, string>): string {
+  const o = res.optimizers;
+  if (!o) return '';
+  const optims = [...new Set(o.results.map((r) => r.optimizer))];
+  const workloads = [...new Set(o.results.map((r) => r.workload))];
+  let md = `## Optimizer benchmark (AlgoPerf-style)\n\nBackend: ${o.backend}. Each optimizer gets ${o.budget.trials} quasi-random (Halton) trials over its declared search space per workload; a workload's cost for an optimizer is the fastest trial that reached the validation target (∞ if none did). Score = normalized area under the performance profile ρ(τ) for τ ∈ [1, ${o.tauMax}] (1 = fastest on every workload, 0 = never reached a target).\n\n`;
+  md += '**Search spaces**\n\n| optimizer | hyperparameter ranges |\n|---|---|\n';
+  for (const [k, sp] of Object.entries(o.searchSpaces))
+    md += `| ${k} | ${Object.entries(sp)
+      .map(([h, [lo, hi, sc]]) => `${h} ∈ [${lo}, ${hi}] (${sc})`)
+      .join(', ')} |\n`;
+  md += '\n';
+  for (const w of workloads) {
+    const rows = o.results.filter((r) => r.workload === w);
+    md += `**${w}** — target: ${rows[0].target}, step budget ${o.budget.maxSteps[w]}\n\n| optimizer | trials reaching target | best: steps | best: seconds | best hyperparameters |\n|---|---|---|---|---|\n`;
+    for (const r of rows) {
+      const best = r.trials.filter((t) => t.reached).sort((a, b) => a.steps! - b.steps!)[0];
+      md += `| ${r.optimizer} | ${r.trials.filter((t) => t.reached).length}/${r.trials.length} | ${Number.isFinite(r.bestSteps) ? r.bestSteps : '—'} | ${Number.isFinite(r.bestSeconds) ? r.bestSeconds.toFixed(2) : '—'} | ${
+        best
+          ? Object.entries(best.hparams)
+              .map(([k, v]) => `${k}=${v.toPrecision(3)}`)
+              .join(', ')
+          : ''
+      } |\n`;
+    }
+    md += '\n';
+  }
+  md += `| optimizer | score (wall time) | score (steps) |\n|---|---|---|\n`;
+  for (const k of optims) md += `| ${k} | ${o.scores[k].toFixed(3)} | ${o.scoresSteps[k].toFixed(3)} |\n`;
+  md += '\n';
+  for (const [k, why] of Object.entries(o.skippedOptimizers)) md += `- ${k} not measured: ${why}\n`;
+  for (const [basis, key] of [
+    ['seconds', 'bestSeconds'],
+    ['steps', 'bestSteps'],
+  ] as const) {
+    const cost: Record<string, Record<string, number>> = {};
+    for (const r of o.results) (cost[r.optimizer] ??= {})[r.workload] = r[key];
+    const ratios = performanceRatios(cost);
+    const taus: number[] = [];
+    for (let t = 1; t <= o.tauMax + 1e-9; t += 0.02) taus.push(t);
+    const series = optims.map((k) => ({
+      name: k,
+      points: taus.map((t) => [t, profileAt(ratios[k], t)] as [number, number]),
+    }));
+    const name = `optimizer-profile-${basis}.svg`;
+    charts[name] = lineChart({
+      title: `Performance profiles (${basis} to target)`,
+      xLabel: 'τ (cost relative to the fastest optimizer)',
+      yLabel: 'fraction of workloads solved within τ',
+      step: true,
+      series,
+      yMin: 0,
+      yMax: 1,
+      xMin: 1,
+      xMax: o.tauMax,
+    });
+    md += `![performance profile, ${basis}](${name})\n`;
+  }
+  return `${md}\n`;
+}
+
+function agreementSection(res: BenchResults): string {
+  const all = [...res.kernels, ...(res.browser?.kernels ?? [])].filter((r) => r.agreement);
+  const bad = all.filter((r) => r.status === 'wrong');
+  let md = `## Agreement with float64\n\n${all.length} outputs were checked; ${bad.length} broke their bound. Worst error/bound ratio per case (≤ 1 passes):\n\n| case | worst implementation | error / bound | bound |\n|---|---|---|---|\n`;
+  for (const c of res.cases) {
+    const rs = all.filter((r) => r.caseId === c.id);
+    if (!rs.length) continue;
+    const w = rs.reduce((a, b) => (b.agreement!.worstRatio > a.agreement!.worstRatio ? b : a));
+    md += `| ${c.label} | ${w.impl} | ${w.agreement!.worstRatio.toExponential(2)} | ${w.agreement!.bound} |\n`;
+  }
+  if (bad.length) {
+    md += '\nFailures:\n\n';
+    for (const r of bad) md += `- ${r.impl} on ${r.caseId}: ${r.reason}\n`;
+  }
+  return `${md}\n`;
+}
