@@ -1,15 +1,20 @@
 import {
+  AdafactorUpdate,
   add,
   assign,
   DescentError,
   div,
+  matmul,
   maximum,
   mean,
   mul,
+  ones,
+  reshape,
   rsqrt,
   sqrt,
   square,
   sub,
+  sum,
   type Tensor,
 } from '@descent/core';
 import { checkNonNegative, Optimizer, type ParamsInput, type StateSpec } from './optimizer.js';
@@ -32,6 +37,8 @@ export interface AdafactorOptions {
   /** Step size ρ_t = min(10⁻², 1/√t) (or min(10⁻⁶·t, 1/√t) with `warmupInit`) instead of `lr`. */
   relativeStep: boolean;
   warmupInit: boolean;
+  /** Fused kernel for the elementwise part (rank ≤ 2): true forces it, false uses core ops, undefined picks it where the backend has it. */
+  fused?: boolean;
 }
 
 /** RMS(x) = ‖x‖₂/√n, as a scalar tensor. */
@@ -119,20 +126,69 @@ export class Adafactor extends Optimizer<AdafactorOptions> {
     const beta2t = 1 - t ** o.decayRate;
     const ema = (prev: Tensor, x: Tensor) => add(mul(prev, beta2t), mul(x, 1 - beta2t));
     const g2 = add(square(g), o.eps[0]);
-    let u: Tensor;
+    // 1/√V̂ factored as rowScale[r]·colScale[c] over the parameter viewed as [rows, cols].
+    let rowScale: Tensor;
+    let colScale: Tensor | null = null;
     if (p.rank >= 2) {
       // Row statistics [..., m, 1] and column statistics [..., 1, n], kept with unit axes to broadcast.
       const row = this.setState(state, 'expAvgSqRow', ema(state.expAvgSqRow, mean(g2, -1, true)));
       const col = this.setState(state, 'expAvgSqCol', ema(state.expAvgSqCol, mean(g2, -2, true)));
-      u = mul(mul(g, rsqrt(div(row, mean(row, -2, true)))), rsqrt(col));
+      rowScale = rsqrt(div(row, mean(row, -2, true)));
+      colScale = rsqrt(col);
     } else {
-      u = mul(g, rsqrt(this.setState(state, 'expAvgSq', ema(state.expAvgSq, g2))));
+      rowScale = rsqrt(this.setState(state, 'expAvgSq', ema(state.expAvgSq, g2)));
     }
+    if (p.rank <= 2 && this.useFused(p, AdafactorUpdate.name, o.fused)) {
+      this.fusedStep(p, g, o, state, alpha, g2, rowScale, colScale);
+      return;
+    }
+    let u = colScale ? mul(mul(g, rowScale), colScale) : mul(g, rowScale);
     u = mul(div(u, maximum(div(rms(u), o.clipThreshold), 1)), alpha);
-    if (o.beta1 !== null) {
+    if (o.beta1 !== null)
       u = this.setState(state, 'expAvg', add(mul(state.expAvg, o.beta1), mul(u, 1 - o.beta1)));
-    }
     const decayed = o.weightDecay !== 0 ? sub(p, mul(p, mul(alpha, o.weightDecay))) : p;
     assign(p, sub(decayed, u));
+  }
+
+  /**
+   * The elementwise part as one `adafactorUpdate` pass. RMS(u) is found without forming u:
+   * Σ u² = Σ_r rowScale_r²·Σ_c (g2_rc − ε1)·colScale_c² — a matrix-vector product over the g² + ε1
+   * the statistics already needed.
+   */
+  private fusedStep(
+    p: Tensor,
+    g: Tensor,
+    o: AdafactorOptions,
+    state: Record<string, Tensor>,
+    alpha: Tensor | number,
+    g2: Tensor,
+    rowScale: Tensor,
+    colScale: Tensor | null,
+  ): void {
+    const rows = p.rank === 2 ? p.shape[0] : p.size;
+    const cols = p.rank === 2 ? p.shape[1] : 1;
+    const r2 = square(reshape(rowScale, [rows, 1]));
+    const c2 = colScale ? square(reshape(colScale, [cols, 1])) : ones([1, 1], { backend: p.backend });
+    const sumU2 = sub(
+      sum(mul(matmul(reshape(g2, [rows, cols]), c2), r2)),
+      mul(mul(sum(r2), sum(c2)), o.eps[0]),
+    );
+    const rmsU = sqrt(div(maximum(sumU2, 0), p.size));
+    const scale = reshape(div(alpha, maximum(div(rmsU, o.clipThreshold), 1)), [1]);
+    // With a tensor α (parameter scaling) the decay factor is not a host number: apply it first.
+    let decay = 1;
+    if (o.weightDecay !== 0) {
+      if (typeof alpha === 'number') decay = 1 - alpha * o.weightDecay;
+      else assign(p, sub(p, mul(p, mul(alpha, o.weightDecay))));
+    }
+    const b1 = o.beta1 ?? 0;
+    const attrs = { rows, cols, beta1: b1, oneMinusBeta1: 1 - b1, decay, hasMomentum: o.beta1 !== null };
+    const buffers: Record<string, Tensor> = {
+      rowScale: reshape(rowScale, [rows]),
+      colScale: colScale ? reshape(colScale, [cols]) : ones([1], { backend: p.backend }),
+      scale,
+    };
+    if (o.beta1 !== null) buffers.expAvg = state.expAvg;
+    this.runUpdate(AdafactorUpdate, p, g, buffers, attrs, true);
   }
 }

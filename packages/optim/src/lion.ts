@@ -1,4 +1,4 @@
-import { add, assign, mul, sign, sub, type Tensor } from '@descent/core';
+import { LionUpdate, type Tensor } from '@descent/core';
 import { checkBetas, checkNonNegative, Optimizer, type ParamsInput, type StateSpec } from './optimizer.js';
 
 export interface LionOptions {
@@ -7,6 +7,10 @@ export interface LionOptions {
   betas: [number, number];
   /** Decoupled weight decay λ: p ← p·(1 − lr·λ) before the update. */
   weightDecay: number;
+  /** Maximize the objective (the gradient's sign is flipped). */
+  maximize: boolean;
+  /** Fused kernel: true forces it, false uses core ops, undefined picks it where the backend has it. */
+  fused?: boolean;
 }
 
 /**
@@ -19,10 +23,11 @@ export interface LionOptions {
  *
  * Every coordinate moves by exactly ±lr (or 0), so Lion wants a learning rate 3–10× smaller than
  * AdamW's and a correspondingly larger λ. Defaults are the paper's: lr 1e-4, betas (0.9, 0.99).
+ * One pass of the fused `lionUpdate` kernel where the backend has it.
  */
 export class Lion extends Optimizer<LionOptions> {
   constructor(params: ParamsInput<LionOptions>, options: Partial<LionOptions> = {}) {
-    super(params, { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, ...options });
+    super(params, { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, maximize: false, ...options });
   }
 
   protected override validate(o: LionOptions): void {
@@ -37,10 +42,15 @@ export class Lion extends Optimizer<LionOptions> {
 
   protected update(p: Tensor, g: Tensor, o: LionOptions, state: Record<string, Tensor>): void {
     const [b1, b2] = o.betas;
-    const m = state.expAvg;
-    const decayed = o.weightDecay !== 0 ? mul(p, 1 - o.lr * o.weightDecay) : p;
-    const direction = sign(add(mul(m, b1), mul(g, 1 - b1)));
-    assign(p, sub(decayed, mul(direction, o.lr)));
-    this.setState(state, 'expAvg', add(mul(m, b2), mul(g, 1 - b2)));
+    const attrs = {
+      lr: o.lr,
+      beta1: b1,
+      oneMinusBeta1: 1 - b1,
+      beta2: b2,
+      oneMinusBeta2: 1 - b2,
+      decay: 1 - o.lr * o.weightDecay,
+      maximize: o.maximize,
+    };
+    this.runUpdate(LionUpdate, p, g, state, attrs, o.fused);
   }
 }

@@ -99,20 +99,30 @@ describe('Adafactor', () => {
       [2, 3, 4],
       { beta1: 0.9, weightDecay: 0.1, warmupInit: true },
     ],
+    ['β1 + weight decay with parameter scaling, matrix', [4, 6], { beta1: 0.8, weightDecay: 0.2 }],
+    [
+      'weight decay with a manual lr, vector',
+      [7],
+      { relativeStep: false, lr: 0.02, weightDecay: 0.3, clipThreshold: 2 },
+    ],
     [
       'manual lr, no parameter scaling, tight clipping, other decay',
       [6, 3],
       { relativeStep: false, lr: 0.05, scaleParameter: false, clipThreshold: 0.5, decayRate: -0.5 },
     ],
   ];
-  for (const [name, shape, opts] of cases) {
-    it(`matches Hugging Face's algorithm over 25 steps: ${name}`, () => {
+  const runs = cases.flatMap(([name, shape, opts]) =>
+    // The fused kernel covers rank ≤ 2; run those both ways.
+    (shape.length <= 2 ? [true, false] : [false]).map((fused) => [name, shape, opts, fused] as const),
+  );
+  for (const [name, shape, opts, fused] of runs) {
+    it(`matches Hugging Face's algorithm over 25 steps: ${name} (${fused ? 'fused kernel' : 'core ops'})`, () => {
       const rng = new Rng(shape.length * 13 + shape[0]);
       // A wide spread of curvatures makes the factored statistics far from uniform.
       const q = new Quadratic(shape, rng, [0.05, 20]);
       const x0 = rng.normals(sizeOf(shape));
       const x = t64(x0, shape).requireGrad();
-      const opt = new Adafactor([x], opts);
+      const opt = new Adafactor([x], { ...opts, fused });
       const o = { ...DEFAULTS, ...opts };
       const buffers = (shape.length >= 2 ? 2 : 1) + (o.beta1 !== null ? 1 : 0);
       expectNoLeak('js64', buffers, () => {

@@ -30,16 +30,17 @@ describe('Lion', () => {
   // a sign flip would need an interpolated momentum within ~1e-15 of 0, which random data avoids.
   // 1e-12 over 25 steps is ~100× the accumulated rounding; any wrong formula is an O(lr) error.
   const TOL = 1e-12;
-  for (const o of [
-    { lr: 0.01, betas: [0.9, 0.99] as [number, number], weightDecay: 0 },
-    { lr: 0.03, betas: [0.8, 0.95] as [number, number], weightDecay: 0.1 },
-  ]) {
-    it(`matches the float64 reference over 25 steps (${JSON.stringify(o)})`, () => {
+  for (const [o, fused] of [
+    [{ lr: 0.01, betas: [0.9, 0.99] as [number, number], weightDecay: 0 }, true],
+    [{ lr: 0.03, betas: [0.8, 0.95] as [number, number], weightDecay: 0.1 }, true],
+    [{ lr: 0.03, betas: [0.8, 0.95] as [number, number], weightDecay: 0.1 }, false],
+  ] as const) {
+    it(`matches the float64 reference over 25 steps (${JSON.stringify(o)}, ${fused ? 'fused kernel' : 'core ops'})`, () => {
       const rng = new Rng(7);
       const q = new Quadratic([4, 5], rng);
       const x0 = rng.normals(20);
       const x = t64(x0, [4, 5]).requireGrad();
-      const opt = new Lion([x], o);
+      const opt = new Lion([x], { ...o, fused });
       // One momentum buffer is the whole state.
       expectNoLeak('js64', 1, () => {
         for (let t = 0; t < 25; t++) trainStep(opt, () => q.loss(x));
