@@ -206,10 +206,14 @@ export class WasmBackend implements Backend {
   }
 }
 
+const DEFAULT_INITIAL_BYTES = 16 << 20;
+
 function moduleOptions(opts: WasmBackendOptions): KernelModuleOptions {
   const o: KernelModuleOptions = { variant: opts.variant ?? 'auto' };
-  if (opts.initialBytes !== undefined) o.initialBytes = opts.initialBytes;
   if (opts.maximumBytes !== undefined) o.maximumBytes = opts.maximumBytes;
+  // a cap below the default initial size lowers the initial size instead of failing to create the memory
+  const initial = opts.initialBytes ?? Math.min(DEFAULT_INITIAL_BYTES, opts.maximumBytes ?? Infinity);
+  if (initial !== DEFAULT_INITIAL_BYTES) o.initialBytes = initial;
   return o;
 }
 
