@@ -1,10 +1,32 @@
 /**
- * @descent/optim — optimizers for @descent/core. This first release has the base class and SGD
- * (momentum, dampening, Nesterov, weight decay); the full library is tracked in the project issues.
+ * @descent/optim — optimizers for @descent/core, PyTorch-shaped: the Optimizer base, the classics
+ * (SGD family, Adagrad, RMSprop, Adadelta, the Adam family) on fused in-place kernels, modern
+ * methods, LR schedules, gradient clipping and accumulation. See README.md.
  */
 
 export { GradientAccumulator, type Steppable } from './accumulate.js';
 export { Adafactor, type AdafactorOptions } from './adafactor.js';
+export {
+  Adam,
+  Adamax,
+  type AdamaxOptions,
+  type AdamFamilyOptions,
+  type AdamOptions,
+  AdamW,
+  type AdamWOptions,
+  NAdam,
+  type NAdamOptions,
+  RAdam,
+  type RAdamOptions,
+} from './adam.js';
+export {
+  Adadelta,
+  type AdadeltaOptions,
+  Adagrad,
+  type AdagradOptions,
+  RMSprop,
+  type RMSpropOptions,
+} from './adaptive.js';
 export {
   type AgcOptions,
   adaptiveGradClip,
@@ -20,7 +42,26 @@ export {
   sampleFromLogits,
 } from './hessian.js';
 export { Lion, type LionOptions } from './lion.js';
-export { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+export {
+  checkBetas,
+  checkNonNegative,
+  checkPositive,
+  checkUnitInterval,
+  copyTensor,
+  Optimizer,
+  type OptimizerStateDict,
+  type ParamGroup,
+  type ParamGroupInput,
+  type ParamsInput,
+  type StateSpec,
+} from './optimizer.js';
 export * from './schedules.js';
-export { SGD, type SGDOptions } from './sgd.js';
+export {
+  NormalizedSGD,
+  type NormalizedSGDOptions,
+  SGD,
+  type SGDOptions,
+  SignSGD,
+  type SignSGDOptions,
+} from './sgd.js';
 export { Sophia, type SophiaConfig, type SophiaOptions } from './sophia.js';

@@ -1,4 +1,17 @@
-import { DescentError, engine, full, getBackend, noGrad, slice, type Tensor, tidy } from '@descent/core';
+import {
+  applyUpdate,
+  assign,
+  compositeUpdate,
+  DescentError,
+  engine,
+  full,
+  getBackend,
+  noGrad,
+  type OpDef,
+  slice,
+  type Tensor,
+  tidy,
+} from '@descent/core';
 
 /*
  * How to write an optimizer
@@ -225,6 +238,28 @@ export abstract class Optimizer<O extends { lr: number }> {
    */
   protected useFused(p: Tensor, op: string, fused: boolean | undefined): boolean {
     return fused ?? getBackend(p.backend).hasKernel(op);
+  }
+
+  /**
+   * Runs the fused update `op` (from @descent/core) on `param` with `grad` and the state `buffers`
+   * (named as the op's inputs), in place — or, where `useFused` says no, the same update written
+   * with core ops, whose results are assigned to the parameter and the state.
+   */
+  protected runUpdate<A extends object>(
+    op: OpDef<A>,
+    param: Tensor,
+    grad: Tensor,
+    buffers: Record<string, Tensor>,
+    attrs: A,
+    fused: boolean | undefined,
+  ): void {
+    const tensors = { ...buffers, param, grad };
+    if (this.useFused(param, op.name, fused)) {
+      applyUpdate(op, tensors, attrs);
+      return;
+    }
+    for (const [name, value] of Object.entries(compositeUpdate(op, tensors, attrs)))
+      assign(name === 'param' ? param : buffers[name], value);
   }
 
   /** Clears (disposes) every parameter's gradient. */
