@@ -42,6 +42,7 @@ export {
   sampleFromLogits,
 } from './hessian.js';
 export { Lion, type LionOptions } from './lion.js';
+export { type InverseRootOptions, inversePthRoot, type NewtonSchulzOptions, newtonSchulz } from './matrix.js';
 export {
   checkBetas,
   checkNonNegative,
@@ -64,4 +65,5 @@ export {
   SignSGD,
   type SignSGDOptions,
 } from './sgd.js';
+export { Shampoo, type ShampooGraft, type ShampooOptions } from './shampoo.js';
 export { Sophia, type SophiaConfig, type SophiaOptions } from './sophia.js';
