@@ -6,6 +6,7 @@ import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { nnKernels } from './nn.js';
+import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
 import { shapeKernels } from './shape.js';
 import type { WasmKernel } from './types.js';
@@ -17,6 +18,7 @@ export const WASM_KERNELS: Readonly<Record<string, WasmKernel>> = {
   ...shapeKernels,
   ...nnKernels,
   ...convKernels,
+  ...optimKernels,
 };
 
 export type { WasmKernel, WasmKernelContext } from './types.js';
