@@ -34,29 +34,36 @@ export function conv2d_workspace_bytes(geom: usize, pass: i32): i32 {
   return min(P, max(1, (wsBytes - matmul_workspace_bytes()) / max(1, KK * 4)));
 }
 
-/** col[r, (kh·KW + kw)·Cg + ci] = x[n, ih, iw, grp·Cg + ci] (0 outside) for output pixels p0..p0+rows. */
-function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize): void {
-  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
+/**
+ * col[r, k − k0] = x[n, ih, iw, grp·Cg + ci] (0 outside) for output pixels p0..p0+rows and the im2col
+ * columns k = (kh·KW + kw)·Cg + ci in [k0, k1) (the full row is [0, KH·KW·Cg)). A column range lets a
+ * filter-gradient thread build only the columns of its own dw rows.
+ */
+function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, k0: i32, k1: i32): void {
+  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
-  const cb = <usize>Cg << 2;
+  if (k1 <= k0) return; // no columns (C = 0): nothing to copy, and Cg = 0 below
+  // taps t0..t1 (t = kh·KW + kw) intersect [k0, k1); the first and last may be partial channel spans
+  const t0 = k0 / Cg, t1 = (k1 - 1) / Cg;
   let dst = col;
   for (let p = p0; p < p0 + rows; p++) {
     const ow = p % OW;
     const t = p / OW;
     const oh = t % OH;
     const n = t / OH;
-    for (let kh = 0; kh < KH; kh++) {
+    for (let tap = t0; tap <= t1; tap++) {
+      const kh = tap / KW, kw = tap % KW;
+      const c0 = max(0, k0 - tap * Cg), c1 = min(Cg, k1 - tap * Cg);
+      const cb = <usize>(c1 - c0) << 2;
       const ih = oh * sH - pT + kh * dH;
-      for (let kw = 0; kw < KW; kw++) {
-        const iw = ow * sW - pL + kw * dW;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          memory.copy(dst, x + ((((<usize>n * H + ih) * W + iw) * C + <usize>grp * Cg) << 2), cb);
-        } else {
-          memory.fill(dst, 0, cb);
-        }
-        dst += cb;
+      const iw = ow * sW - pL + kw * dW;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+        memory.copy(dst, x + ((((<usize>n * H + ih) * W + iw) * C + <usize>grp * Cg + c0) << 2), cb);
+      } else {
+        memory.fill(dst, 0, cb);
       }
+      dst += cb;
     }
   }
 }
@@ -95,80 +102,113 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
   }
 }
 
+// Each pass has a range form that computes a disjoint part of the output, for threads (src/threads):
+//   forward          output pixels [p0, p1)   (rows of y; each row's arithmetic is independent of the range)
+//   input gradient   images [n0, n1)          (dx of an image only receives its own output pixels)
+//   filter gradient  dw rows [k0, k1)         (rows of KH·KW·Cg; every thread reduces over ALL pixels)
+// Chunk boundaries along the pixels are fixed by the geometry and wsBytes alone, never by the range, so the
+// filter gradient's sum over pixels is associated the same way whatever the split: results are
+// bit-identical to the full-range call.
+
 /** y = conv2d(x, w). ws: `conv2d_workspace_bytes(geom, 0)` bytes (more is used if given). */
 export function conv2d_f32(x: usize, w: usize, y: usize, geom: usize, ws: usize, wsBytes: i32): void {
+  conv2d_rows_f32(x, w, y, geom, ws, wsBytes, 0, g(geom, 0) * g(geom, 16) * g(geom, 17));
+}
+
+/** Rows [p0, p1) of y = conv2d(x, w) (p = (n·OH + oh)·OW + ow). */
+export function conv2d_rows_f32(
+  x: usize, w: usize, y: usize, geom: usize, ws: usize, wsBytes: i32, p0: i32, p1: i32,
+): void {
   const C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
-  const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
-  if (P == 0 || Cout == 0) return;
+  if (p1 <= p0 || Cout == 0) return;
   if (isPointwise(geom)) {
-    gemm(0, 0, P, Cout, C, x, C, w, Cout, y, Cout, 0, ws);
+    gemm(0, 0, p1 - p0, Cout, C, x + (<usize>p0 * C << 2), C, w, Cout, y + (<usize>p0 * Cout << 2), Cout, 0, ws);
     return;
   }
   const Cg = C / groups, Coutg = Cout / groups;
   const KK = g(geom, 4) * g(geom, 5) * Cg;
   const col = ws + matmul_workspace_bytes();
-  const rows = chunkRows(wsBytes, KK, P);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const r = min(rows, P - p0);
+  const rows = chunkRows(wsBytes, KK, p1 - p0);
+  for (let p = p0; p < p1; p += rows) {
+    const r = min(rows, p1 - p);
     for (let grp = 0; grp < groups; grp++) {
-      im2col(x, geom, grp, p0, r, col);
+      im2col(x, geom, grp, p, r, col, 0, KK);
       gemm(0, 0, r, Coutg, KK, col, KK, w + (<usize>grp * Coutg << 2), Cout,
-        y + ((<usize>p0 * Cout + <usize>grp * Coutg) << 2), Cout, 0, ws);
+        y + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout, 0, ws);
     }
   }
 }
 
 /** dx = ∂/∂x of conv2d given dy: dcol = dy_g·w_gᵀ, then col2im (dx is overwritten). */
 export function conv2d_backward_input_f32(dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32): void {
-  const N = g(geom, 0), H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
-  const P = N * g(geom, 16) * g(geom, 17);
-  if (N * H * W * C == 0) return;
-  if (P == 0 || Cout == 0) {
-    memory.fill(dx, 0, <usize>N * H * W * C << 2);
+  conv2d_backward_input_images_f32(dy, w, dx, geom, ws, wsBytes, 0, g(geom, 0));
+}
+
+/** dx of images [n0, n1) (overwritten; other images untouched). */
+export function conv2d_backward_input_images_f32(
+  dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32, n0: i32, n1: i32,
+): void {
+  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
+  const OHW = g(geom, 16) * g(geom, 17);
+  if (n1 <= n0 || H * W * C == 0) return;
+  const dxImages = dx + (<usize>n0 * H * W * C << 2);
+  if (OHW == 0 || Cout == 0) {
+    memory.fill(dxImages, 0, <usize>(n1 - n0) * H * W * C << 2);
     return;
   }
+  const p0 = n0 * OHW, p1 = n1 * OHW;
   if (isPointwise(geom)) {
-    gemm(0, 1, P, C, Cout, dy, Cout, w, Cout, dx, C, 0, ws);
+    gemm(0, 1, p1 - p0, C, Cout, dy + (<usize>p0 * Cout << 2), Cout, w, Cout, dxImages, C, 0, ws);
     return;
   }
-  memory.fill(dx, 0, <usize>N * H * W * C << 2);
+  memory.fill(dxImages, 0, <usize>(n1 - n0) * H * W * C << 2);
   const Cg = C / groups, Coutg = Cout / groups;
   const KK = g(geom, 4) * g(geom, 5) * Cg;
   const col = ws + matmul_workspace_bytes();
-  const rows = chunkRows(wsBytes, KK, P);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const r = min(rows, P - p0);
+  const rows = chunkRows(wsBytes, KK, p1 - p0);
+  for (let p = p0; p < p1; p += rows) {
+    const r = min(rows, p1 - p);
     for (let grp = 0; grp < groups; grp++) {
-      gemm(0, 1, r, KK, Coutg, dy + ((<usize>p0 * Cout + <usize>grp * Coutg) << 2), Cout,
+      gemm(0, 1, r, KK, Coutg, dy + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout,
         w + (<usize>grp * Coutg << 2), Cout, col, KK, 0, ws);
-      col2imAdd(dx, geom, grp, p0, r, col);
+      col2imAdd(dx, geom, grp, p, r, col);
     }
   }
 }
 
 /** dw = ∂/∂w of conv2d given x and dy: dw_g = Σ_chunks col_gᵀ·dy_g (dw is overwritten). */
 export function conv2d_backward_filter_f32(x: usize, dy: usize, dw: usize, geom: usize, ws: usize, wsBytes: i32): void {
+  conv2d_backward_filter_rows_f32(x, dy, dw, geom, ws, wsBytes, 0, g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15)));
+}
+
+/** Rows [k0, k1) of dw viewed as [KH·KW·Cg, Cout] (overwritten; other rows untouched). */
+export function conv2d_backward_filter_rows_f32(
+  x: usize, dy: usize, dw: usize, geom: usize, ws: usize, wsBytes: i32, k0: i32, k1: i32,
+): void {
   const C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
   const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
   const Cg = C / groups, Coutg = Cout / groups;
   const KK = g(geom, 4) * g(geom, 5) * Cg;
-  if (KK * Cout == 0) return;
+  const kn = k1 - k0;
+  if (kn <= 0 || Cout == 0) return;
+  const dwRows = dw + (<usize>k0 * Cout << 2);
   if (P == 0) {
-    memory.fill(dw, 0, <usize>KK * Cout << 2);
+    memory.fill(dwRows, 0, <usize>kn * Cout << 2);
     return;
   }
   if (isPointwise(geom)) {
-    gemm(1, 0, C, Cout, P, x, C, dy, Cout, dw, Cout, 0, ws);
+    gemm(1, 0, kn, Cout, P, x + (<usize>k0 << 2), C, dy, Cout, dwRows, Cout, 0, ws);
     return;
   }
   const col = ws + matmul_workspace_bytes();
+  // chunking from the FULL row width KK: the same pixel chunks (hence the same summation) for every range
   const rows = chunkRows(wsBytes, KK, P);
   for (let p0 = 0; p0 < P; p0 += rows) {
     const r = min(rows, P - p0);
     for (let grp = 0; grp < groups; grp++) {
-      im2col(x, geom, grp, p0, r, col);
-      gemm(1, 0, KK, Coutg, r, col, KK, dy + ((<usize>p0 * Cout + <usize>grp * Coutg) << 2), Cout,
-        dw + (<usize>grp * Coutg << 2), Cout, p0 > 0 ? 1 : 0, ws);
+      im2col(x, geom, grp, p0, r, col, k0, k1);
+      gemm(1, 0, kn, Coutg, r, col, kn, dy + ((<usize>p0 * Cout + <usize>grp * Coutg) << 2), Cout,
+        dwRows + (<usize>grp * Coutg << 2), Cout, p0 > 0 ? 1 : 0, ws);
     }
   }
 }

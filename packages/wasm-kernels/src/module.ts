@@ -20,6 +20,26 @@ import {
   UnaryOp,
   type UnaryOpName,
 } from './ops.js';
+import {
+  availableThreads,
+  type KernelCall,
+  PARAM_BYTES,
+  sharedMemorySupported,
+  ThreadPool,
+} from './threads/pool.js';
+import { toSharedMemoryBinary } from './threads/shared-binary.js';
+import {
+  binaryCostNs,
+  type ConvPass,
+  type Plan,
+  planBinary,
+  planConv,
+  planGemm,
+  planUnary,
+  THREAD_EXPORTS,
+  type ThreadExport,
+  unaryCostNs,
+} from './threads/split.js';
 
 type Ptr = number;
 
@@ -125,6 +145,32 @@ export interface KernelExports {
   ): void;
   conv2d_workspace_bytes(geom: Ptr, pass: number): number;
   conv2d_f32(x: Ptr, w: Ptr, y: Ptr, geom: Ptr, ws: Ptr, wsBytes: number): void;
+  /** Output pixels [p0, p1) of conv2d_f32 (threads). */
+  conv2d_rows_f32(x: Ptr, w: Ptr, y: Ptr, geom: Ptr, ws: Ptr, wsBytes: number, p0: number, p1: number): void;
+  /** Images [n0, n1) of dx (threads). */
+  conv2d_backward_input_images_f32(
+    dy: Ptr,
+    w: Ptr,
+    dx: Ptr,
+    geom: Ptr,
+    ws: Ptr,
+    wsBytes: number,
+    n0: number,
+    n1: number,
+  ): void;
+  /** Rows [k0, k1) of dw viewed as [KH·KW·C/groups, Cout] (threads). */
+  conv2d_backward_filter_rows_f32(
+    x: Ptr,
+    dy: Ptr,
+    dw: Ptr,
+    geom: Ptr,
+    ws: Ptr,
+    wsBytes: number,
+    k0: number,
+    k1: number,
+  ): void;
+  /** Moves this instance's 64 bytes of broadcast-odometer scratch (each worker instance has its own). */
+  set_odometer_scratch(p: Ptr): void;
   conv2d_backward_input_f32(dy: Ptr, w: Ptr, dx: Ptr, geom: Ptr, ws: Ptr, wsBytes: number): void;
   conv2d_backward_filter_f32(x: Ptr, dy: Ptr, dw: Ptr, geom: Ptr, ws: Ptr, wsBytes: number): void;
   max_pool2d_f32(x: Ptr, y: Ptr, geom: Ptr): void;
@@ -137,12 +183,25 @@ export interface KernelExports {
 export interface KernelModuleOptions {
   /** Which build: 'auto' (default) probes the engine; 'relaxed' throws where relaxed SIMD is missing. */
   variant?: KernelVariant | 'auto';
-  /** Memory to use (unshared; the builds import an unshared memory). Default: a new one. */
+  /**
+   * Memory to use. Default: a new one (shared when threads > 1). A shared memory gets the shared-memory
+   * build (and threads from `create`); an unshared one runs single-threaded.
+   */
   memory?: WebAssembly.Memory;
   /** Initial memory size in bytes for a new memory (default 16 MiB). */
   initialBytes?: number;
   /** Cap on the memory size in bytes (default 4 GiB − 64 KiB). */
   maximumBytes?: number;
+  /**
+   * Threads (the caller included) for matmul/gemm, conv2d and its gradients, and large unary/binary maps:
+   * a pool of workers over a shared memory (README "Threads"). Default: the available cores
+   * (os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers). Where shared memory
+   * is missing (SharedArrayBuffer: Node, or a cross-origin-isolated page) the module runs single-threaded;
+   * results are bit-identical either way. `createSync` never starts workers.
+   */
+  threads?: number;
+  /** The worker script (default: threads/worker.js next to this module, which bundlers pick up). */
+  workerUrl?: URL | string;
 }
 
 /**
@@ -186,24 +245,45 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** The wasm bytes of a build. */
-export function kernelBinary(variant: KernelVariant): Uint8Array<ArrayBuffer> {
-  return decodeBase64(variant === 'relaxed' ? RELAXED_WASM_BASE64 : SIMD_WASM_BASE64);
+/** The wasm bytes of a build; `shared`: the same code importing a shared memory (threads). */
+export function kernelBinary(variant: KernelVariant, shared = false): Uint8Array<ArrayBuffer> {
+  const bytes = decodeBase64(variant === 'relaxed' ? RELAXED_WASM_BASE64 : SIMD_WASM_BASE64);
+  return shared ? toSharedMemoryBinary(bytes) : bytes;
 }
 
 const PAGE = 65536;
-const compiled = new Map<KernelVariant, Promise<WebAssembly.Module>>();
-const compiledSync = new Map<KernelVariant, WebAssembly.Module>();
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+const compiledSync = new Map<string, WebAssembly.Module>();
+
+function isSharedMemory(memory: WebAssembly.Memory | undefined): boolean {
+  return (
+    memory !== undefined &&
+    typeof SharedArrayBuffer === 'function' &&
+    memory.buffer instanceof SharedArrayBuffer
+  );
+}
+
+/** Threads `create` will use: the request (default: cores), or 1 where shared memory is unavailable. */
+async function resolveThreads(o: KernelModuleOptions): Promise<number> {
+  const want = o.threads ?? (await availableThreads());
+  if (!Number.isInteger(want) || want < 1) {
+    throw new RangeError(`KernelModule.create: threads must be a positive integer, got ${o.threads}`);
+  }
+  if (want === 1) return 1;
+  if (o.memory) return isSharedMemory(o.memory) ? want : 1;
+  return sharedMemorySupported() ? want : 1;
+}
 
 function resolveVariant(v: KernelModuleOptions['variant']): KernelVariant {
   return v === undefined || v === 'auto' ? chooseVariant() : v;
 }
 
-function newMemory(opts: KernelModuleOptions): WebAssembly.Memory {
+function newMemory(opts: KernelModuleOptions, shared: boolean): WebAssembly.Memory {
   if (opts.memory) return opts.memory;
   const initial = Math.max(1, Math.ceil((opts.initialBytes ?? 16 * 1024 * 1024) / PAGE));
   const maximum = Math.min(65536, Math.floor((opts.maximumBytes ?? 65536 * PAGE) / PAGE));
-  return new WebAssembly.Memory({ initial, maximum });
+  // a shared memory reserves its maximum up front (it can never move), as address space, not RAM
+  return new WebAssembly.Memory({ initial, maximum, shared } as WebAssembly.MemoryDescriptor);
 }
 
 function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
@@ -229,6 +309,13 @@ export class KernelModule {
   private _f32: Float32Array;
   private _i32: Int32Array;
   private _u8: Uint8Array;
+  /** Workers (threads > 1 only) and what they need: export ids, per-thread workspaces and parameter use. */
+  private pool: ThreadPool | undefined;
+  private threadIds = new Map<ThreadExport, number>();
+  private tws: Ptr = 0;
+  private twsStride = 0;
+  private readonly paramUsed: number[] = [];
+  private jobs = 0;
 
   private constructor(
     variant: KernelVariant,
@@ -249,30 +336,114 @@ export class KernelModule {
     this.params = this.allocator.alloc(256);
   }
 
-  /** Compiles (cached per build) and instantiates asynchronously: works on a browser's main thread. */
+  /**
+   * Compiles (cached per build) and instantiates asynchronously: works on a browser's main thread. With
+   * threads > 1 (the default where there are several cores and shared memory exists) it also starts the
+   * worker pool and resolves once every worker has instantiated the module; `dispose()` stops them.
+   */
   static async create(options: KernelModuleOptions = {}): Promise<KernelModule> {
     const variant = resolveVariant(options.variant);
-    let mod = compiled.get(variant);
+    const threads = await resolveThreads(options);
+    const shared = threads > 1 || isSharedMemory(options.memory);
+    const key = `${variant}${shared ? '-shared' : ''}`;
+    let mod = compiled.get(key);
     if (!mod) {
-      mod = WebAssembly.compile(kernelBinary(variant));
-      compiled.set(variant, mod);
+      mod = WebAssembly.compile(kernelBinary(variant, shared));
+      compiled.set(key, mod);
     }
-    const memory = newMemory(options);
+    const memory = newMemory(options, shared);
     const instance = await WebAssembly.instantiate(await mod, imports(memory));
+    const km = new KernelModule(variant, instance, memory, options.maximumBytes);
+    if (threads > 1) {
+      const names = THREAD_EXPORTS.filter((n) => typeof km.exports[n] === 'function');
+      km.pool = await ThreadPool.create({
+        threads,
+        module: await mod,
+        memory,
+        allocator: km.allocator,
+        names,
+        workerUrl: options.workerUrl,
+      });
+      for (const [i, n] of names.entries()) km.threadIds.set(n, i);
+    }
+    return km;
+  }
+
+  /**
+   * Synchronous variant (Node, workers; browsers refuse synchronous compiles of big modules on the main
+   * thread). Always single-threaded: starting workers needs the event loop.
+   */
+  static createSync(options: KernelModuleOptions = {}): KernelModule {
+    const variant = resolveVariant(options.variant);
+    const shared = isSharedMemory(options.memory);
+    const key = `${variant}${shared ? '-shared' : ''}`;
+    let mod = compiledSync.get(key);
+    if (!mod) {
+      mod = new WebAssembly.Module(kernelBinary(variant, shared));
+      compiledSync.set(key, mod);
+    }
+    const memory = newMemory(options, shared);
+    const instance = new WebAssembly.Instance(mod, imports(memory));
     return new KernelModule(variant, instance, memory, options.maximumBytes);
   }
 
-  /** Synchronous variant (Node, workers; browsers refuse synchronous compiles of big modules on the main thread). */
-  static createSync(options: KernelModuleOptions = {}): KernelModule {
-    const variant = resolveVariant(options.variant);
-    let mod = compiledSync.get(variant);
-    if (!mod) {
-      mod = new WebAssembly.Module(kernelBinary(variant));
-      compiledSync.set(variant, mod);
+  /** Threads the kernels below may use (1: no worker pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** How many kernel calls were split across threads so far (diagnostics, tests). */
+  get parallelJobs(): number {
+    return this.jobs;
+  }
+
+  /**
+   * Stops the worker pool (if any) and frees its control block; the module stays usable, single-threaded.
+   * Workers never keep a Node process alive, so this is only needed to release them early.
+   */
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = undefined;
+  }
+
+  // ---- threads -----------------------------------------------------------------------------------------
+
+  /**
+   * Per-thread workspaces of at least `bytes` each (kept, grown, never shrunk until `releaseWorkspace`);
+   * returns thread t's address.
+   */
+  private threadWorkspace(bytes: number): (t: number) => Ptr {
+    const stride = Math.ceil(bytes / 64) * 64;
+    if (stride > this.twsStride) {
+      if (this.tws) this.allocator.free(this.tws);
+      this.twsStride = Math.max(stride, Math.ceil((this.twsStride * 1.5) / 64) * 64);
+      this.tws = this.allocator.alloc(this.twsStride * this.threads);
     }
-    const memory = newMemory(options);
-    const instance = new WebAssembly.Instance(mod, imports(memory));
-    return new KernelModule(variant, instance, memory, options.maximumBytes);
+    const base = this.tws;
+    const s = this.twsStride;
+    return (t) => base + t * s;
+  }
+
+  /** Writes i32s into thread t's parameter area (after what this job already wrote) and returns their address. */
+  private threadParam(t: number, values: readonly number[]): Ptr {
+    const used = this.paramUsed[t] ?? 0;
+    if (used + 4 * values.length > PARAM_BYTES)
+      throw new Error('KernelModule: thread parameter area overflow');
+    const p = this.pool!.paramArea(t) + used;
+    this.i32.set(values, p >> 2);
+    this.paramUsed[t] = used + 4 * values.length;
+    return p;
+  }
+
+  /** Runs a plan: plan[0] here, plan[t] on worker t; returns when all are done. */
+  private runPlan(plan: Plan): void {
+    const calls: KernelCall[][] = plan.map((cs) =>
+      cs.map((c) => ({ fn: this.threadIds.get(c.fn)!, args: c.args })),
+    );
+    this.jobs++;
+    this.pool!.run(calls, () => {
+      for (const c of plan[0]!) (this.exports[c.fn] as (...args: number[]) => void)(...c.args);
+    });
   }
 
   // ---- memory ------------------------------------------------------------------------------------------
@@ -352,12 +523,15 @@ export class KernelModule {
     if (this.ws) this.allocator.free(this.ws);
     this.ws = 0;
     this.wsBytes = 0;
+    if (this.tws) this.allocator.free(this.tws);
+    this.tws = 0;
+    this.twsStride = 0;
   }
 
   memoryStats(): AllocatorStats & { workspaceBytes: number; memoryBytes: number } {
     return {
       ...this.allocator.stats(),
-      workspaceBytes: this.wsBytes,
+      workspaceBytes: this.wsBytes + this.twsStride * this.threads,
       memoryBytes: this.memory.buffer.byteLength,
     };
   }
@@ -370,6 +544,36 @@ export class KernelModule {
   }
 
   // ---- kernels -----------------------------------------------------------------------------------------
+
+  /** Splits a gemm over the pool; false when it is too small to be worth it (the caller then runs it). */
+  private runGemmThreads(
+    M: number,
+    N: number,
+    K: number,
+    a: Ptr,
+    b: Ptr,
+    c: Ptr,
+    transA: boolean,
+    transB: boolean,
+    rest: {
+      accumulate: boolean;
+      batch: number;
+      strideA: number;
+      strideB: number;
+      strideC: number;
+      lda: number;
+      ldb: number;
+      ldc: number;
+      contiguous: boolean;
+    },
+  ): boolean {
+    const pool = this.pool!;
+    const ws = this.threadWorkspace(this.exports.matmul_workspace_bytes());
+    const plan = planGemm({ transA, transB, M, N, K, a, b, c, ...rest }, pool.threads, ws);
+    if (!plan) return false;
+    this.runPlan(plan);
+    return true;
+  }
 
   /**
    * C[M,N] = op(A)·op(B) (+ C with accumulate), batched: problem i uses A + i·strideA, B + i·strideB,
@@ -394,6 +598,22 @@ export class KernelModule {
     } = {},
   ): void {
     const batch = opts.batch ?? 1;
+    if (
+      this.pool &&
+      this.runGemmThreads(M, N, K, a, b, c, opts.transA ?? false, opts.transB ?? false, {
+        accumulate: opts.accumulate ?? false,
+        batch,
+        strideA: opts.strideA ?? M * K,
+        strideB: opts.strideB ?? K * N,
+        strideC: opts.strideC ?? M * N,
+        lda: opts.transA ? M : K,
+        ldb: opts.transB ? K : N,
+        ldc: N,
+        contiguous: true,
+      })
+    ) {
+      return;
+    }
     const ws = this.workspace(this.exports.matmul_workspace_bytes());
     this.exports.matmul(
       a,
@@ -428,6 +648,22 @@ export class KernelModule {
     ldc: number,
     accumulate = false,
   ): void {
+    if (
+      this.pool &&
+      this.runGemmThreads(M, N, K, a, b, c, transA, transB, {
+        accumulate,
+        batch: 1,
+        strideA: 0,
+        strideB: 0,
+        strideC: 0,
+        lda,
+        ldb,
+        ldc,
+        contiguous: false,
+      })
+    ) {
+      return;
+    }
     const ws = this.workspace(this.exports.matmul_workspace_bytes());
     this.exports.gemm(
       transA ? 1 : 0,
@@ -448,21 +684,37 @@ export class KernelModule {
 
   /** y = op(x) over n floats (x === y allowed). p0/p1: silu β, leakyRelu α, clamp lo/hi, affine scale/shift. */
   unary(op: UnaryOpName, x: Ptr, y: Ptr, n: number, p0 = 0, p1 = 0): void {
+    if (this.pool) {
+      const plan = planUnary('unary_f32', UnaryOp[op], unaryCostNs(op), x, y, n, p0, p1, this.pool.threads);
+      if (plan) {
+        this.runPlan(plan);
+        return;
+      }
+    }
     this.exports.unary_f32(UnaryOp[op], x, y, n, p0, p1);
   }
 
   /** y = op(a, b) with a broadcast plan from `broadcastPlan(outShape, [aShape, bShape])`. */
   binary(op: BinaryOpName, a: Ptr, b: Ptr, y: Ptr, plan: BroadcastPlan, dtype: 'f32' | 'i32' = 'f32'): void {
     if (plan.size === 0) return;
+    if (dtype === 'i32' && (op === 'div' || op === 'pow')) throw new Error(`binary_i32 has no '${op}'`);
+    if (this.pool) {
+      this.paramUsed.length = 0;
+      const fn = dtype === 'f32' ? 'binary_f32' : 'binary_i32';
+      const split = planBinary(fn, BinaryOp[op], binaryCostNs(op), a, b, y, plan, this.pool.threads, (t, v) =>
+        this.threadParam(t, v),
+      );
+      if (split) {
+        this.runPlan(split);
+        return;
+      }
+    }
     const r = plan.shape.length;
     const shape = this.param(0, plan.shape);
     const sa = this.param(32, plan.strides[0]!);
     const sb = this.param(64, plan.strides[1]!);
     if (dtype === 'f32') this.exports.binary_f32(BinaryOp[op], a, b, y, r, shape, sa, sb);
-    else {
-      if (op === 'div' || op === 'pow') throw new Error(`binary_i32 has no '${op}'`);
-      this.exports.binary_i32(BinaryOp[op], a, b, y, r, shape, sa, sb);
-    }
+    else this.exports.binary_i32(BinaryOp[op], a, b, y, r, shape, sa, sb);
   }
 
   /** y = cond ≠ 0 ? a : b with a plan from `broadcastPlan(outShape, [condShape, aShape, bShape])`. */
@@ -546,21 +798,44 @@ export class KernelModule {
 
   /** y [N,OH,OW,Cout] = conv2d(x [N,H,W,C], w [KH,KW,C/groups,Cout]) (im2col + gemm, chunked). */
   conv2d(x: Ptr, w: Ptr, y: Ptr, g: Conv2dGeometry): void {
-    const geom = this.geom(g);
-    const ws = this.workspace(this.exports.conv2d_workspace_bytes(geom, 0));
-    this.exports.conv2d_f32(x, w, y, geom, ws, this.wsBytes);
+    this.convPass('forward', x, w, y, g);
   }
   /** dx [N,H,W,C] = ∂conv2d/∂x given dy [N,OH,OW,Cout]. */
   conv2dBackwardInput(dy: Ptr, w: Ptr, dx: Ptr, g: Conv2dGeometry): void {
-    const geom = this.geom(g);
-    const ws = this.workspace(this.exports.conv2d_workspace_bytes(geom, 1));
-    this.exports.conv2d_backward_input_f32(dy, w, dx, geom, ws, this.wsBytes);
+    this.convPass('inputGrad', dy, w, dx, g);
   }
   /** dw [KH,KW,C/groups,Cout] = ∂conv2d/∂w given x and dy. */
   conv2dBackwardFilter(x: Ptr, dy: Ptr, dw: Ptr, g: Conv2dGeometry): void {
+    this.convPass('filterGrad', x, dy, dw, g);
+  }
+
+  /**
+   * One conv pass, on the pool when it is big enough. The kernels get exactly the workspace size the
+   * geometry needs (not the possibly larger shared workspace): the filter gradient's pixel chunking, and so
+   * its summation order, then depends on the geometry alone — the same for every thread count and call.
+   */
+  private convPass(pass: ConvPass, p0: Ptr, p1: Ptr, p2: Ptr, g: Conv2dGeometry): void {
     const geom = this.geom(g);
-    const ws = this.workspace(this.exports.conv2d_workspace_bytes(geom, 2));
-    this.exports.conv2d_backward_filter_f32(x, dy, dw, geom, ws, this.wsBytes);
+    const passIndex = pass === 'forward' ? 0 : pass === 'inputGrad' ? 1 : 2;
+    const need = this.exports.conv2d_workspace_bytes(geom, passIndex);
+    if (this.pool) {
+      const { OH, OW } = convOutputSize(g);
+      const pixels = g.N * OH * OW;
+      const kk = g.KH * g.KW * (g.C / g.groups);
+      const plan = planConv(
+        { pass, p0, p1, p2, geom, wsBytes: need, pixels, images: g.N, kk, flops: 2 * pixels * kk * g.Cout },
+        this.pool.threads,
+        this.threadWorkspace(need),
+      );
+      if (plan) {
+        this.runPlan(plan);
+        return;
+      }
+    }
+    const ws = this.workspace(need);
+    if (pass === 'forward') this.exports.conv2d_f32(p0, p1, p2, geom, ws, need);
+    else if (pass === 'inputGrad') this.exports.conv2d_backward_input_f32(p0, p1, p2, geom, ws, need);
+    else this.exports.conv2d_backward_filter_f32(p0, p1, p2, geom, ws, need);
   }
   maxPool2d(x: Ptr, y: Ptr, g: Conv2dGeometry): void {
     this.exports.max_pool2d_f32(x, y, this.geom(g));

@@ -1,0 +1,378 @@
+/**
+ * How kernels are split across threads: pure functions from a problem to one list of kernel calls per
+ * thread (index 0 is the calling thread), or null where the work is too small to be worth a fork-join.
+ *
+ * Every split partitions the OUTPUT, and every output element is computed by exactly the arithmetic it
+ * gets single-threaded, so results are bit-identical for any thread count:
+ *  - gemm / batched matmul: blocks of rows of C (multiples of MR = 4) or of columns (multiples of NR = 8),
+ *    never K. A C element's dot product runs over the same KC = 256 blocks of K in the same order, in the
+ *    same micro-kernel, whichever block holds it (edge tiles add the same partial sums, and x + y = y + x).
+ *  - conv2d forward: rows of y (output pixels); input gradient: whole images of dx (an image's dx only
+ *    gathers its own output pixels, in pixel order); filter gradient: rows of dw (each thread reduces over
+ *    all pixels, in the same pixel chunks — see assembly/conv.ts).
+ *  - unary / binary maps: contiguous ranges of the output (lane math does not depend on position).
+ */
+import type { BroadcastPlan } from '../broadcast.js';
+import type { UnaryOpName } from '../ops.js';
+
+type Ptr = number;
+
+/** Kernel exports a thread may be asked to run (the workers resolve these names once). */
+export const THREAD_EXPORTS = [
+  'gemm',
+  'matmul',
+  'unary_f32',
+  'unary_i32',
+  'binary_f32',
+  'binary_i32',
+  'conv2d_rows_f32',
+  'conv2d_backward_input_images_f32',
+  'conv2d_backward_filter_rows_f32',
+] as const;
+export type ThreadExport = (typeof THREAD_EXPORTS)[number];
+
+export interface PlannedCall {
+  fn: ThreadExport;
+  args: number[];
+}
+/** plan[t] = the calls of thread t; plan.length = threads used (≥ 2). */
+export type Plan = PlannedCall[][];
+
+// ---- when to split ------------------------------------------------------------------------------------
+//
+// A fork-join costs ≈ 5–10 µs when the workers are still polling (back-to-back kernels) and ≈ 50–100 µs
+// when they sleep (futex wake-up of each worker). A split only pays when every thread gets well above that,
+// so each thread must be handed at least ~50 µs of estimated single-thread time.
+
+/** Minimum estimated work per thread, in nanoseconds of single-thread time. */
+export const MIN_NS_PER_THREAD = 50_000;
+/** Single-thread gemm speed used to estimate time (GFLOP/s ≈ flop/ns), a low guess of 35–48. */
+const GEMM_FLOP_PER_NS = 30;
+/** Estimated ns per element of a unary map (measured order of magnitude, 4M elements, one thread). */
+const UNARY_NS: Partial<Record<UnaryOpName, number>> = {
+  exp: 1.2,
+  log: 1.8,
+  tanh: 2,
+  sigmoid: 1.7,
+  silu: 1.8,
+  softplus: 2.2,
+  erf: 2.5,
+  erfc: 3,
+  geluErf: 5,
+  geluTanh: 2,
+  sqrt: 0.5,
+  rsqrt: 0.5,
+  reciprocal: 0.5,
+};
+/** Everything else (neg, abs, relu, clamp, affine, rounding, casts) is memory-bound: ≈ 8 bytes per 0.15 ns. */
+const UNARY_CHEAP_NS = 0.15;
+const BINARY_NS = 0.25;
+const BINARY_POW_NS = 10;
+
+/** Threads worth using for `ns` of single-thread work split into at most `units` pieces. */
+export function threadsFor(ns: number, units: number, maxThreads: number): number {
+  return Math.max(1, Math.min(maxThreads, units, Math.floor(ns / MIN_NS_PER_THREAD)));
+}
+
+/** Range t of `parts` near-equal contiguous ranges of [0, n). */
+export function part(n: number, parts: number, t: number): [number, number] {
+  return [Math.floor((t * n) / parts), Math.floor(((t + 1) * n) / parts)];
+}
+
+// ---- gemm ---------------------------------------------------------------------------------------------
+
+export const MR = 4;
+export const NR = 8;
+
+/** C = op(A)·op(B) (+ C), `batch` problems at element strides strideA/B/C (0 broadcasts an operand). */
+export interface GemmProblem {
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  a: Ptr;
+  lda: number;
+  b: Ptr;
+  ldb: number;
+  c: Ptr;
+  ldc: number;
+  accumulate: boolean;
+  batch: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  /** Operands are contiguous (lda = transA ? M : K, ldb = transB ? K : N, ldc = N): whole problems may
+   * then run as one batched `matmul` call. */
+  contiguous: boolean;
+}
+
+/**
+ * Splits a (batched) gemm over rows of C when M ≥ N, else over columns (each thread then re-packs the
+ * smaller operand), with the batch folded in: work items are (problem, block) pairs in order, each thread
+ * takes a contiguous run of them — whole problems as one batched call, partial ones as gemm calls.
+ */
+export function planGemm(p: GemmProblem, maxThreads: number, ws: (t: number) => Ptr): Plan | null {
+  if (maxThreads < 2 || p.M <= 0 || p.N <= 0 || p.batch <= 0) return null;
+  const byRows = p.M >= p.N;
+  const dim = byRows ? p.M : p.N;
+  const unit = byRows ? MR : NR;
+  const blocks = Math.ceil(dim / unit);
+  const items = blocks * p.batch;
+  const ns = (2 * p.M * p.N * Math.max(p.K, 1) * p.batch) / GEMM_FLOP_PER_NS;
+  const threads = threadsFor(ns, items, maxThreads);
+  if (threads < 2) return null;
+  const tA = p.transA ? 1 : 0;
+  const tB = p.transB ? 1 : 0;
+  const acc = p.accumulate ? 1 : 0;
+  const plan: Plan = [];
+  for (let t = 0; t < threads; t++) {
+    const calls: PlannedCall[] = [];
+    let [s, e] = part(items, threads, t);
+    while (s < e) {
+      const prob = Math.floor(s / blocks);
+      const j0 = s % blocks;
+      const a = p.a + 4 * prob * p.strideA;
+      const b = p.b + 4 * prob * p.strideB;
+      const c = p.c + 4 * prob * p.strideC;
+      const whole = j0 === 0 ? Math.floor((e - s) / blocks) : 0;
+      if (whole > 0 && (whole === 1 || p.contiguous)) {
+        if (whole === 1) {
+          calls.push({
+            fn: 'gemm',
+            args: [tA, tB, p.M, p.N, p.K, a, p.lda, b, p.ldb, c, p.ldc, acc, ws(t)],
+          });
+        } else {
+          calls.push({
+            fn: 'matmul',
+            args: [a, b, c, p.M, p.N, p.K, tA, tB, acc, whole, p.strideA, p.strideB, p.strideC, ws(t)],
+          });
+        }
+        s += whole * blocks;
+        continue;
+      }
+      // a run of blocks inside one problem
+      const j1 = Math.min(blocks, j0 + (e - s));
+      const lo = j0 * unit;
+      const hi = Math.min(dim, j1 * unit);
+      if (byRows) {
+        const aOff = p.transA ? lo : lo * p.lda;
+        calls.push({
+          fn: 'gemm',
+          args: [
+            tA,
+            tB,
+            hi - lo,
+            p.N,
+            p.K,
+            a + 4 * aOff,
+            p.lda,
+            b,
+            p.ldb,
+            c + 4 * lo * p.ldc,
+            p.ldc,
+            acc,
+            ws(t),
+          ],
+        });
+      } else {
+        const bOff = p.transB ? lo * p.ldb : lo;
+        calls.push({
+          fn: 'gemm',
+          args: [tA, tB, p.M, hi - lo, p.K, a, p.lda, b + 4 * bOff, p.ldb, c + 4 * lo, p.ldc, acc, ws(t)],
+        });
+      }
+      s += j1 - j0;
+    }
+    plan.push(calls);
+  }
+  return plan;
+}
+
+// ---- conv2d -------------------------------------------------------------------------------------------
+
+export type ConvPass = 'forward' | 'inputGrad' | 'filterGrad';
+
+export interface ConvProblem {
+  pass: ConvPass;
+  /** Three tensor pointers in the kernel's argument order (x, w, y / dy, w, dx / x, dy, dw). */
+  p0: Ptr;
+  p1: Ptr;
+  p2: Ptr;
+  /** The 18-i32 geometry block (read-only, shared by all threads). */
+  geom: Ptr;
+  /** Workspace bytes every thread passes (fixes the pixel chunking; see assembly/conv.ts). */
+  wsBytes: number;
+  /** N·OH·OW, N, and KH·KW·C/groups. */
+  pixels: number;
+  images: number;
+  kk: number;
+  /** 2·pixels·kk·Cout. */
+  flops: number;
+}
+
+const CONV_FN: Record<ConvPass, ThreadExport> = {
+  forward: 'conv2d_rows_f32',
+  inputGrad: 'conv2d_backward_input_images_f32',
+  filterGrad: 'conv2d_backward_filter_rows_f32',
+};
+
+/** Forward: rows of y in multiples of 4 pixels; input gradient: images; filter gradient: rows of dw by 4. */
+export function planConv(p: ConvProblem, maxThreads: number, ws: (t: number) => Ptr): Plan | null {
+  if (maxThreads < 2) return null;
+  const [extent, unit] =
+    p.pass === 'forward' ? [p.pixels, MR] : p.pass === 'inputGrad' ? [p.images, 1] : [p.kk, MR];
+  const units = Math.ceil(extent / unit);
+  const threads = threadsFor(p.flops / GEMM_FLOP_PER_NS, units, maxThreads);
+  if (threads < 2) return null;
+  const plan: Plan = [];
+  for (let t = 0; t < threads; t++) {
+    const [u0, u1] = part(units, threads, t);
+    const lo = u0 * unit;
+    const hi = Math.min(extent, u1 * unit);
+    plan.push([{ fn: CONV_FN[p.pass], args: [p.p0, p.p1, p.p2, p.geom, ws(t), p.wsBytes, lo, hi] }]);
+  }
+  return plan;
+}
+
+// ---- elementwise --------------------------------------------------------------------------------------
+
+/** Output ranges start on 64-byte boundaries (16 elements), so no two threads write one cache line. */
+const LINE = 16;
+
+export function unaryCostNs(op: UnaryOpName): number {
+  return UNARY_NS[op] ?? UNARY_CHEAP_NS;
+}
+
+/** y = op(x) over n elements (f32 or i32 lanes): contiguous ranges. */
+export function planUnary(
+  fn: 'unary_f32' | 'unary_i32',
+  op: number,
+  costNs: number,
+  x: Ptr,
+  y: Ptr,
+  n: number,
+  p0: number,
+  p1: number,
+  maxThreads: number,
+): Plan | null {
+  const lines = Math.ceil(n / LINE);
+  const threads = threadsFor(n * costNs, lines, maxThreads);
+  if (threads < 2) return null;
+  const plan: Plan = [];
+  for (let t = 0; t < threads; t++) {
+    const [l0, l1] = part(lines, threads, t);
+    const s = l0 * LINE;
+    const e = Math.min(n, l1 * LINE);
+    plan.push([{ fn, args: [op, x + 4 * s, y + 4 * s, e - s, p0, p1] }]);
+  }
+  return plan;
+}
+
+/** A box of a row-major index space: dims < `fixed.length` pinned, dim d over [lo, hi), later dims whole. */
+export interface Box {
+  fixed: number[];
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Decomposes the flat range [e0, e1) of a row-major `shape` into at most 2·rank − 1 boxes, in order.
+ * E.g. shape [3, 4], [2, 9) → row 0 cols [2, 4), rows [1, 2), row 2 cols [0, 1).
+ */
+export function boxes(shape: readonly number[], e0: number, e1: number): Box[] {
+  const out: Box[] = [];
+  const inner: number[] = new Array(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    inner[d] = acc;
+    acc *= shape[d]!;
+  }
+  const rec = (fixed: number[], lo: number, hi: number): void => {
+    const unit = inner[fixed.length]!;
+    if (lo % unit === 0 && hi % unit === 0) {
+      out.push({ fixed, lo: lo / unit, hi: hi / unit });
+      return;
+    }
+    const i0 = Math.floor(lo / unit);
+    const i1 = Math.floor((hi - 1) / unit);
+    if (i0 === i1) {
+      rec([...fixed, i0], lo - i0 * unit, hi - i0 * unit);
+      return;
+    }
+    let mid0 = i0;
+    if (lo % unit !== 0) {
+      rec([...fixed, i0], lo - i0 * unit, unit);
+      mid0 = i0 + 1;
+    }
+    const mid1 = Math.floor(hi / unit);
+    if (mid1 > mid0) out.push({ fixed, lo: mid0, hi: mid1 });
+    if (hi % unit !== 0) rec([...fixed, i1], 0, hi - i1 * unit);
+  };
+  if (e1 > e0) rec([], e0, e1);
+  return out;
+}
+
+/**
+ * y = op(a, b) over a broadcast plan: each thread takes a contiguous range of the (contiguous) output,
+ * cut into boxes; each box is one kernel call of lower or equal rank, whose shape/stride arrays go into
+ * the thread's parameter area (`param(t, values)` writes i32s and returns their address).
+ */
+export function planBinary(
+  fn: 'binary_f32' | 'binary_i32',
+  op: number,
+  costNs: number,
+  a: Ptr,
+  b: Ptr,
+  y: Ptr,
+  plan: BroadcastPlan,
+  maxThreads: number,
+  param: (t: number, values: readonly number[]) => Ptr,
+): Plan | null {
+  const n = plan.size;
+  const lines = Math.ceil(n / LINE);
+  const threads = threadsFor(n * costNs, lines, maxThreads);
+  if (threads < 2) return null;
+  const shape = plan.shape;
+  const [sa, sb] = plan.strides as [readonly number[], readonly number[]];
+  const out: Plan = [];
+  for (let t = 0; t < threads; t++) {
+    const [l0, l1] = part(lines, threads, t);
+    const calls: PlannedCall[] = [];
+    for (const box of boxes(shape, l0 * LINE, Math.min(n, l1 * LINE))) {
+      const d = box.fixed.length;
+      let offA = box.lo * sa[d]!;
+      let offB = box.lo * sb[d]!;
+      let offY = 0;
+      let rowStride = 1;
+      for (let i = shape.length - 1; i >= 0; i--) {
+        if (i < d) {
+          offA += box.fixed[i]! * sa[i]!;
+          offB += box.fixed[i]! * sb[i]!;
+          offY += box.fixed[i]! * rowStride;
+        } else if (i === d) offY += box.lo * rowStride;
+        rowStride *= shape[i]!;
+      }
+      const subShape = [box.hi - box.lo, ...shape.slice(d + 1)];
+      calls.push({
+        fn,
+        args: [
+          op,
+          a + 4 * offA,
+          b + 4 * offB,
+          y + 4 * offY,
+          subShape.length,
+          param(t, subShape),
+          param(t, sa.slice(d)),
+          param(t, sb.slice(d)),
+        ],
+      });
+    }
+    out.push(calls);
+  }
+  return out;
+}
+
+export function binaryCostNs(op: string): number {
+  return op === 'pow' ? BINARY_POW_NS : BINARY_NS;
+}

@@ -1,0 +1,521 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BinaryOpName,
+  broadcastPlan,
+  type Conv2dGeometry,
+  convOutputSize,
+  KernelModule,
+  kernelBinary,
+  type UnaryOpName,
+} from '../src/index.js';
+import { toSharedMemoryBinary } from '../src/threads/shared-binary.js';
+import { boxes, type GemmProblem, part, planGemm } from '../src/threads/split.js';
+import { randomF32, rng, VARIANT } from './helpers.js';
+
+const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+
+// ---- pure planning ------------------------------------------------------------------------------------
+
+describe('split planning', () => {
+  it('part() tiles [0, n) in order', () => {
+    for (const [n, parts] of [
+      [0, 3],
+      [5, 3],
+      [1000, 7],
+      [2, 2],
+    ] as const) {
+      let next = 0;
+      for (let t = 0; t < parts; t++) {
+        const [s, e] = part(n, parts, t);
+        expect(s).toBe(next);
+        expect(e).toBeGreaterThanOrEqual(s);
+        next = e;
+      }
+      expect(next).toBe(n);
+    }
+  });
+
+  it('boxes() cover a flat range exactly, in order, with ≤ 2·rank − 1 boxes', () => {
+    const r = rng(7);
+    for (let trial = 0; trial < 400; trial++) {
+      const rank = 1 + Math.floor(r(0, 5));
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(r(0, 6)));
+      const size = shape.reduce((a, b) => a * b, 1);
+      const e0 = Math.floor(r(0, size + 1));
+      const e1 = e0 + Math.floor(r(0, size - e0 + 1));
+      const got: number[] = [];
+      const bs = boxes(shape, e0, e1);
+      expect(bs.length).toBeLessThanOrEqual(Math.max(0, 2 * rank - 1));
+      for (const b of bs) {
+        // enumerate the box's flat indices: fixed prefix, dim d in [lo, hi), later dims whole
+        const d = b.fixed.length;
+        const rest = shape.slice(d + 1);
+        const restSize = rest.reduce((a, c) => a * c, 1);
+        let prefix = 0;
+        for (let i = 0; i < d; i++) prefix = prefix * shape[i]! + b.fixed[i]!;
+        for (let i = b.lo; i < b.hi; i++)
+          for (let j = 0; j < restSize; j++) got.push((prefix * shape[d]! + i) * restSize + j);
+      }
+      expect(got).toEqual(Array.from({ length: e1 - e0 }, (_, i) => e0 + i));
+    }
+  });
+
+  it('planGemm writes every element of C exactly once, never splitting K', () => {
+    for (const [M, N, K, batch] of [
+      [300, 200, 513, 1],
+      [37, 700, 300, 1],
+      [64, 64, 1000, 5],
+      [130, 9, 3000, 3],
+    ] as const) {
+      const p: GemmProblem = {
+        transA: false,
+        transB: false,
+        M,
+        N,
+        K,
+        a: 0,
+        lda: K,
+        b: 0,
+        ldb: N,
+        c: 0,
+        ldc: N,
+        accumulate: false,
+        batch,
+        strideA: M * K,
+        strideB: K * N,
+        strideC: M * N,
+        contiguous: true,
+      };
+      const plan = planGemm(p, 3, () => 0);
+      expect(plan).not.toBeNull();
+      const hits = new Uint8Array(batch * M * N);
+      for (const calls of plan!) {
+        for (const { fn, args } of calls) {
+          if (fn === 'gemm') {
+            const [, , m, n, k, , , , , c, ldc] = args as number[];
+            expect(k).toBe(K);
+            for (let i = 0; i < m!; i++) for (let j = 0; j < n!; j++) hits[c! / 4 + i * ldc! + j]!++;
+          } else {
+            expect(fn).toBe('matmul');
+            const [, , c, m, n, k, , , , nb, , , sc] = args as number[];
+            expect([m, n, k]).toEqual([M, N, K]);
+            for (let q = 0; q < nb!; q++) for (let i = 0; i < M * N; i++) hits[c! / 4 + q * sc! + i]!++;
+          }
+        }
+      }
+      expect(hits.every((h) => h === 1)).toBe(true);
+    }
+  });
+
+  it('small problems are not split', () => {
+    const p: GemmProblem = {
+      transA: false,
+      transB: false,
+      M: 32,
+      N: 32,
+      K: 32,
+      a: 0,
+      lda: 32,
+      b: 0,
+      ldb: 32,
+      c: 0,
+      ldc: 32,
+      accumulate: false,
+      batch: 1,
+      strideA: 0,
+      strideB: 0,
+      strideC: 0,
+      contiguous: true,
+    };
+    expect(planGemm(p, 8, () => 0)).toBeNull();
+  });
+});
+
+describe('shared-memory binary', () => {
+  it('is the same code importing (memory 1 65536 shared)', () => {
+    const plain = kernelBinary(VARIANT);
+    const shared = toSharedMemoryBinary(plain);
+    expect(shared.length - plain.length).toBeLessThanOrEqual(4); // only the limits changed
+    const mod = new WebAssembly.Module(shared);
+    expect(WebAssembly.Module.imports(mod).find((i) => i.kind === 'memory')).toBeTruthy();
+    const memory = new WebAssembly.Memory({
+      initial: 2,
+      maximum: 16,
+      shared: true,
+    } as WebAssembly.MemoryDescriptor);
+    const inst = new WebAssembly.Instance(mod, { env: { memory, abort: () => {} } });
+    expect(typeof inst.exports.gemm).toBe('function');
+    // an unshared memory no longer matches the import
+    expect(
+      () =>
+        new WebAssembly.Instance(mod, {
+          env: { memory: new WebAssembly.Memory({ initial: 2, maximum: 16 }), abort: () => {} },
+        }),
+    ).toThrow();
+  });
+});
+
+// ---- threaded vs single-threaded: bit-identical -------------------------------------------------------
+
+describe(`threads (${VARIANT})`, () => {
+  let km2: KernelModule;
+  const km1 = KernelModule.createSync({ variant: VARIANT, initialBytes: 4 << 20 });
+
+  beforeAll(async () => {
+    km2 = await KernelModule.create({ variant: VARIANT, threads: 2, initialBytes: 1 << 20 });
+  });
+  afterAll(() => km2?.dispose());
+
+  /** Runs `op` on both modules over the same inputs and expects bit-identical outputs. */
+  function same(
+    inputs: (Float32Array | Int32Array)[],
+    outLen: number,
+    op: (km: KernelModule, ins: number[], out: number) => void,
+    opts: { split?: boolean; outInit?: Float32Array } = {},
+  ): Float32Array {
+    const outs: Float32Array[] = [];
+    for (const km of [km1, km2]) {
+      const ptrs = inputs.map((v) => {
+        const p = km.alloc(v.byteLength);
+        km.u8.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), p);
+        return p;
+      });
+      const out = km.allocF32(outLen, opts.outInit);
+      const jobs = km.parallelJobs;
+      op(km, ptrs, out);
+      if (km === km2) expect(km.parallelJobs - jobs).toBe(opts.split === false ? 0 : 1);
+      outs.push(km.readF32(out, outLen));
+      km.free(out);
+      for (const p of ptrs) km.free(p);
+    }
+    const [a, b] = outs as [Float32Array, Float32Array];
+    const ab = new Uint32Array(a.buffer);
+    const bb = new Uint32Array(b.buffer);
+    let bad = 0;
+    for (let i = 0; i < ab.length; i++) if (ab[i] !== bb[i]) bad++;
+    expect(bad, 'elements that differ between 1 and 2 threads').toBe(0);
+    return a;
+  }
+
+  it('uses the requested threads; default = available cores', async () => {
+    expect(km2.threads).toBe(2);
+    expect(km1.threads).toBe(1);
+    const dflt = await KernelModule.create({ variant: VARIANT });
+    expect(dflt.threads).toBe(availableParallelism());
+    dflt.dispose();
+    expect(dflt.threads).toBe(1);
+  });
+
+  it('an unshared memory runs single-threaded', async () => {
+    const km = await KernelModule.create({
+      variant: VARIANT,
+      threads: 4,
+      memory: new WebAssembly.Memory({ initial: 64, maximum: 1024 }),
+    });
+    expect(km.threads).toBe(1);
+    await expect(KernelModule.create({ variant: VARIANT, threads: 0 })).rejects.toThrow(/positive integer/);
+  });
+
+  describe('matmul / gemm', () => {
+    const cases: [number, number, number, boolean, boolean][] = [
+      [131, 97, 300, false, false],
+      [131, 97, 300, true, false],
+      [131, 97, 300, false, true],
+      [131, 97, 300, true, true],
+      [33, 517, 260, false, false], // N > M: column split
+      [257, 129, 1100, true, false], // K over four KC blocks
+    ];
+    for (const [M, N, K, tA, tB] of cases) {
+      it(`${M}×${N}×${K} transA=${tA} transB=${tB}, plain and accumulate`, () => {
+        const a = randomF32(M * K, 1);
+        const b = randomF32(K * N, 2);
+        same([a, b], M * N, (km, [pa, pb], pc) =>
+          km.matmul(pa!, pb!, pc, M, N, K, { transA: tA, transB: tB }),
+        );
+        const c0 = randomF32(M * N, 3);
+        same(
+          [a, b],
+          M * N,
+          (km, [pa, pb], pc) =>
+            km.matmul(pa!, pb!, pc, M, N, K, { transA: tA, transB: tB, accumulate: true }),
+          { outInit: c0 },
+        );
+      });
+    }
+
+    it('batched, with a broadcast operand (stride 0) and a batch that does not divide evenly', () => {
+      const [B, M, N, K] = [3, 70, 90, 200];
+      const a = randomF32(B * M * K, 4);
+      const b = randomF32(K * N, 5);
+      same([a, b], B * M * N, (km, [pa, pb], pc) =>
+        km.matmul(pa!, pb!, pc, M, N, K, { batch: B, strideB: 0 }),
+      );
+      const bt = randomF32(B * N * K, 6);
+      same([a, bt], B * M * N, (km, [pa, pb], pc) =>
+        km.matmul(pa!, pb!, pc, M, N, K, { batch: B, transB: true }),
+      );
+    });
+
+    it('gemm with leading dimensions larger than the operands', () => {
+      const [M, N, K, lda, ldb, ldc] = [150, 100, 260, 300, 130, 120];
+      const a = randomF32(M * lda, 7);
+      const b = randomF32(K * ldb, 8);
+      same(
+        [a, b],
+        M * ldc,
+        (km, [pa, pb], pc) => km.gemm(false, false, M, N, K, pa!, lda, pb!, ldb, pc, ldc),
+        {
+          outInit: randomF32(M * ldc, 9), // the gap columns must stay untouched
+        },
+      );
+    });
+
+    it('small matmuls stay on the calling thread', () => {
+      same(
+        [randomF32(48 * 48, 1), randomF32(48 * 48, 2)],
+        48 * 48,
+        (km, [a, b], c) => km.matmul(a!, b!, c, 48, 48, 48),
+        {
+          split: false,
+        },
+      );
+    });
+  });
+
+  describe('conv2d', () => {
+    const geoms: Conv2dGeometry[] = [
+      {
+        N: 3,
+        H: 17,
+        W: 15,
+        C: 16,
+        KH: 3,
+        KW: 3,
+        Cout: 24,
+        strideH: 1,
+        strideW: 1,
+        padTop: 1,
+        padBottom: 1,
+        padLeft: 1,
+        padRight: 1,
+        dilationH: 1,
+        dilationW: 1,
+        groups: 1,
+      },
+      {
+        N: 4,
+        H: 27,
+        W: 25,
+        C: 12,
+        KH: 3,
+        KW: 2,
+        Cout: 40,
+        strideH: 2,
+        strideW: 1,
+        padTop: 2,
+        padBottom: 0,
+        padLeft: 1,
+        padRight: 1,
+        dilationH: 2,
+        dilationW: 1,
+        groups: 2,
+      },
+      {
+        N: 2,
+        H: 30,
+        W: 30,
+        C: 33,
+        KH: 1,
+        KW: 1,
+        Cout: 40,
+        strideH: 1,
+        strideW: 1,
+        padTop: 0,
+        padBottom: 0,
+        padLeft: 0,
+        padRight: 0,
+        dilationH: 1,
+        dilationW: 1,
+        groups: 1,
+      }, // pointwise path
+      {
+        N: 1,
+        H: 24,
+        W: 24,
+        C: 8,
+        KH: 5,
+        KW: 5,
+        Cout: 16,
+        strideH: 1,
+        strideW: 1,
+        padTop: 2,
+        padBottom: 2,
+        padLeft: 2,
+        padRight: 2,
+        dilationH: 1,
+        dilationW: 1,
+        groups: 1,
+      }, // one image
+    ];
+    for (const g of geoms) {
+      const { OH, OW } = convOutputSize(g);
+      const xLen = g.N * g.H * g.W * g.C;
+      const wLen = g.KH * g.KW * (g.C / g.groups) * g.Cout;
+      const yLen = g.N * OH * OW * g.Cout;
+      it(`x [${g.N},${g.H},${g.W},${g.C}] ${g.KH}×${g.KW} → ${g.Cout} (groups ${g.groups}): forward, dx, dw`, () => {
+        const x = randomF32(xLen, 11);
+        const w = randomF32(wLen, 12);
+        const dy = randomF32(yLen, 13);
+        same([x, w], yLen, (km, [px, pw], py) => km.conv2d(px!, pw!, py, g));
+        // dx splits over images: a single image stays on one thread
+        same([dy, w], xLen, (km, [pdy, pw], pdx) => km.conv2dBackwardInput(pdy!, pw!, pdx, g), {
+          split: g.N > 1,
+          outInit: randomF32(xLen, 14),
+        });
+        same([x, dy], wLen, (km, [px, pdy], pdw) => km.conv2dBackwardFilter(px!, pdy!, pdw, g), {
+          outInit: randomF32(wLen, 15),
+        });
+      });
+    }
+  });
+
+  describe('elementwise', () => {
+    const unary: [UnaryOpName, number][] = [
+      ['exp', 200_003],
+      ['geluErf', 100_001],
+      ['relu', 1_000_003],
+      ['silu', 300_000],
+    ];
+    for (const [op, n] of unary) {
+      it(`unary ${op} over ${n}`, () => {
+        const x = randomF32(n, 21, -20, 20);
+        same([x], n, (km, [px], py) => km.unary(op, px!, py, n, 1, 0));
+      });
+    }
+
+    const binary: [BinaryOpName, number[], number[], number[]][] = [
+      ['add', [7, 301, 257], [7, 301, 257], [301, 1]],
+      ['mul', [5, 3, 211, 130], [1, 3, 1, 130], [5, 3, 211, 130]],
+      ['pow', [60_001], [60_001], [1]],
+      ['max', [3, 1, 200_000], [3, 1, 200_000], [3, 1, 1]],
+    ];
+    for (const [op, out, sa, sb] of binary) {
+      it(`binary ${op} ${JSON.stringify(sa)} ∘ ${JSON.stringify(sb)} → ${JSON.stringify(out)}`, () => {
+        const plan = broadcastPlan(out, [sa, sb]);
+        const a = randomF32(
+          sa.reduce((x, y) => x * y, 1),
+          31,
+          0.1,
+          3,
+        );
+        const b = randomF32(
+          sb.reduce((x, y) => x * y, 1),
+          32,
+          -2,
+          2,
+        );
+        same([a, b], plan.size, (km, [pa, pb], py) => km.binary(op, pa!, pb!, py, plan));
+      });
+    }
+
+    it('binary i32 with broadcasting', () => {
+      const out = [400, 1501];
+      const plan = broadcastPlan(out, [out, [1501]]);
+      const r = rng(41);
+      const a = Int32Array.from({ length: 400 * 1501 }, () => Math.floor(r(-1e6, 1e6)));
+      const b = Int32Array.from({ length: 1501 }, () => Math.floor(r(-1e6, 1e6)));
+      same([a, b], plan.size, (km, [pa, pb], py) => km.binary('sub', pa!, pb!, py, plan, 'i32'));
+    });
+  });
+
+  it('workers see the memory after it grows', () => {
+    const before = km2.memory.buffer.byteLength;
+    const n = 384;
+    const bytes = 4 * n * n;
+    // one block that straddles the old end of memory: put all three operands above that end
+    const big = km2.alloc(before + 3 * bytes);
+    expect(km2.memory.buffer.byteLength).toBeGreaterThan(before);
+    const base = Math.ceil(Math.max(big, before) / 64) * 64;
+    const [pa, pb, pc] = [base, base + bytes, base + 2 * bytes];
+    km2.writeF32(pa, randomF32(n * n, 51));
+    km2.writeF32(pb, randomF32(n * n, 52));
+    const jobs = km2.parallelJobs;
+    km2.matmul(pa, pb, pc, n, n, n);
+    expect(km2.parallelJobs).toBe(jobs + 1);
+    const got = km2.readF32(pc, n * n);
+    km2.free(big);
+    same([randomF32(n * n, 51), randomF32(n * n, 52)], n * n, (km, [a, b], c) => {
+      km.matmul(a!, b!, c, n, n, n);
+      if (km === km1) {
+        const want = km.readF32(c, n * n);
+        expect(new Uint32Array(got.buffer)).toEqual(new Uint32Array(want.buffer));
+      }
+    });
+  });
+
+  it('a trap on any thread throws, and the pool stays usable', () => {
+    const n = 256;
+    const a = km2.allocF32(n * n);
+    const b = km2.allocF32(n * n);
+    const outOfBounds = km2.memory.buffer.byteLength + 4096;
+    expect(() => km2.matmul(a, b, outOfBounds, n, n, n)).toThrow(/out of bounds/);
+    km2.free(a);
+    km2.free(b);
+    same([randomF32(n * n, 61), randomF32(n * n, 62)], n * n, (km, [pa, pb], pc) =>
+      km.matmul(pa!, pb!, pc, n, n, n),
+    );
+  });
+
+  it('dispose() stops the workers; the module keeps working single-threaded', async () => {
+    const km = await KernelModule.create({ variant: VARIANT, threads: 2 });
+    const inUse = km.memoryStats().bytesInUse;
+    km.dispose();
+    expect(km.threads).toBe(1);
+    expect(km.memoryStats().bytesInUse).toBeLessThan(inUse); // the control block was freed
+    const n = 200;
+    const a = km.allocF32(n * n, randomF32(n * n, 71));
+    const c = km.allocF32(n * n);
+    km.matmul(a, a, c, n, n, n);
+    expect(km.parallelJobs).toBe(0);
+    expect(Number.isFinite(km.readF32(c, 1)[0]!)).toBe(true);
+  });
+});
+
+// ---- a Node process exits with live workers -----------------------------------------------------------
+
+describe('process exit', () => {
+  it('a script that never calls dispose() still exits', () => {
+    // compile src to plain JS (the worker needs no compiling), then run a child that leaves the pool alive
+    const out = mkdtempSync(join(tmpdir(), 'wk-threads-'));
+    try {
+      const tsc = join(
+        dirname(createRequire(import.meta.url).resolve('typescript/package.json')),
+        'bin',
+        'tsc',
+      );
+      execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json'), '--outDir', out], {
+        stdio: 'pipe',
+      });
+      writeFileSync(join(out, 'package.json'), '{"type":"module"}');
+      const script = `
+        import { KernelModule } from ${JSON.stringify(join(out, 'module.js'))};
+        const km = await KernelModule.create({ variant: 'simd', threads: 2 });
+        const n = 256, a = km.allocF32(n * n), c = km.allocF32(n * n);
+        km.matmul(a, a, c, n, n, n);
+        console.log('threads', km.threads, 'jobs', km.parallelJobs);`;
+      const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        timeout: 30_000,
+        encoding: 'utf8',
+      });
+      expect(stdout.trim()).toBe('threads 2 jobs 1');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
