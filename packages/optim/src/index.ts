@@ -43,6 +43,7 @@ export {
 } from './hessian.js';
 export { Lion, type LionOptions } from './lion.js';
 export { type InverseRootOptions, inversePthRoot, type NewtonSchulzOptions, newtonSchulz } from './matrix.js';
+export { Muon, type MuonAdamWConfig, type MuonConfig, type MuonOptions } from './muon.js';
 export {
   checkBetas,
   checkNonNegative,
