@@ -13,7 +13,7 @@ import { runOptimizerBenchmark } from './algoperf/run.js';
 import { runBrowser } from './browser/run-browser.js';
 import { type BenchCase, kernelCases } from './cases.js';
 import type { Impl } from './impls/types.js';
-import { nodeImpls } from './node-impls.js';
+import { nodeImpls, unavailable } from './node-impls.js';
 import { Progress } from './progress.js';
 import { buildReport, fmtMs } from './report.js';
 import type { BenchResults, ImplInfo, MachineInfo } from './results.js';
@@ -123,8 +123,8 @@ export async function main(argv: string[]): Promise<BenchResults> {
         await i.init();
         live.push(i);
       } catch (e) {
-        progress.log(`${i.id}: could not start — ${(e as Error).message}`);
-        if (process.env.CI === 'true') throw e;
+        unavailable[i.id] = (e as Error).message.split('\n')[0];
+        progress.log(`${i.id}: could not start — ${unavailable[i.id]}`);
       }
     }
     progress.grow(cases.length * live.length);
@@ -146,6 +146,7 @@ export async function main(argv: string[]): Promise<BenchResults> {
     results.training = await runTraining({ quick: o.quick, progress, webgpu: o.webgpu, only: o.only });
   if (o.suites.has('optim')) results.optimizers = await runOptimizerBenchmark({ quick: o.quick, progress });
   progress.finish();
+  results.unavailable = { ...unavailable };
   results.durationSeconds = (Date.now() - started) / 1000;
 
   const stem = `${date}-${o.machine}${o.quick ? '-quick' : ''}`;

@@ -25,13 +25,115 @@ export function webgpuEnv(): void {
   }
 }
 
-type WasmBackendFactory = (opts?: { threads?: number }) => Promise<d.Backend> | d.Backend;
+type WasmBackendFactory = (opts?: { threads?: number; name?: string }) => Promise<d.Backend> | d.Backend;
 
 /** createWasmBackend from @descent/wasm-kernels, once that package exports it. */
 export async function wasmBackendFactory(): Promise<WasmBackendFactory | undefined> {
   const wk = (await import('@descent/wasm-kernels')) as Record<string, unknown>;
   return wk.createWasmBackend as WasmBackendFactory | undefined;
 }
+
+/** TensorFlow.js for Node: the single ESM bundle scripts/bundle.mjs builds (core + gradients + backends). */
+let tfPromise: Promise<Tf> | undefined;
+export function loadNodeTf(): Promise<Tf> {
+  tfPromise ??= (async () => {
+    const tf = (await import(new URL('./vendor/tfjs-node.mjs', import.meta.url).href)) as Tf & {
+      setWasmPaths(prefix: string): void;
+    };
+    const wasmPkg = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    tf.setWasmPaths(`${dirname(wasmPkg)}/dist/`);
+    return tf;
+  })();
+  return tfPromise;
+}
+
+export interface DescentBackendSpec {
+  id: string;
+  backendName: string;
+  label: string;
+  threads?: number;
+  nominal: { gflops: number; gbps: number };
+  sync?: () => Promise<void>;
+  reportsCold?: boolean;
+}
+
+/**
+ * descent's backends in Node, registered with core: 'js', 'wasm' with 1 thread and with every core
+ * (when createWasmBackend exists and honours `threads`), and 'webgpu' (Dawn on lavapipe).
+ */
+export async function nodeDescentBackends(o: { webgpu: boolean }): Promise<DescentBackendSpec[]> {
+  const specs: DescentBackendSpec[] = [
+    {
+      id: 'descent-js',
+      backendName: 'js',
+      label: 'js reference (f32)',
+      threads: 1,
+      nominal: { gflops: 0.4, gbps: 0.3 },
+    },
+  ];
+  const createWasm = await wasmBackendFactory();
+  if (createWasm) {
+    const cores = availableParallelism();
+    for (const threads of [...new Set([1, cores])]) {
+      const name = `bench-wasm-${threads}t`;
+      if (!registered.has(name)) {
+        // The backend's own name must match its registered name (tensors record where they live).
+        d.registerBackend(name, () => createWasm({ threads, name }), { replace: true });
+        registered.add(name);
+      }
+      let got: number;
+      try {
+        const b = await d.initBackend(name);
+        got = Number((b.info?.() as { threads?: unknown } | undefined)?.threads ?? 1);
+      } catch (e) {
+        unavailable[`descent-wasm-${threads}t`] =
+          `createWasmBackend({ threads: ${threads} }) failed: ${(e as Error).message.split('\n')[0]}`;
+        d.removeBackend(name);
+        registered.delete(name);
+        continue;
+      }
+      if (threads > 1 && got !== threads) {
+        unavailable[`descent-wasm-${threads}t`] =
+          `createWasmBackend({ threads: ${threads} }) reported ${got} thread(s)`;
+        d.removeBackend(name);
+        registered.delete(name);
+        continue;
+      }
+      specs.push({
+        id: `descent-wasm-${threads}t`,
+        backendName: name,
+        label: `wasm backend, ${threads} thread${threads > 1 ? 's' : ''}`,
+        threads,
+        nominal: { gflops: 25 * threads, gbps: 4 },
+      });
+    }
+  }
+  if (o.webgpu) {
+    webgpuEnv();
+    const name = 'webgpu'; // WebGPUBackend names itself 'webgpu'
+    if (!registered.has(name)) {
+      const { createWebGPUBackend } = await import('@descent/gpu-kernels');
+      d.registerBackend(name, () => createWebGPUBackend(), { replace: true });
+      registered.add(name);
+    }
+    const b = (await d.initBackend(name)) as d.Backend & { device: GPUDevice };
+    specs.push({
+      id: 'descent-webgpu-node',
+      backendName: name,
+      label: 'webgpu (Node, Dawn on lavapipe)',
+      nominal: { gflops: 1.5, gbps: 1 },
+      reportsCold: true,
+      sync: async () => {
+        await b.flush?.();
+        await b.device.queue.onSubmittedWorkDone();
+      },
+    });
+  }
+  return specs;
+}
+const registered = new Set<string>();
+/** descent backends that could not be started here, with the reason (reported, never silently dropped). */
+export const unavailable: Record<string, string> = {};
 
 export interface NodeImplOptions {
   /** Implementation ids to keep (all when undefined). */
@@ -41,67 +143,11 @@ export interface NodeImplOptions {
 
 export async function nodeImpls(opts: NodeImplOptions): Promise<Impl[]> {
   const cores = availableParallelism();
-  const impls: Impl[] = [
-    descentImpl({
-      id: 'descent-js',
-      backendName: 'js',
-      label: 'js reference (f32)',
-      threads: 1,
-      nominal: { gflops: 0.4, gbps: 0.3 },
-    }),
-    wasmKernelsImpl(),
-  ];
-  const createWasm = await wasmBackendFactory();
-  if (createWasm) {
-    for (const threads of [...new Set([1, cores])]) {
-      const name = `bench-wasm-${threads}t`;
-      impls.push(
-        descentImpl({
-          id: `descent-wasm-${threads}t`,
-          backendName: name,
-          label: `wasm backend, ${threads} thread${threads > 1 ? 's' : ''}`,
-          threads,
-          nominal: { gflops: 25 * threads, gbps: 4 },
-          register: async () => d.registerBackend(name, () => createWasm({ threads }), { replace: true }),
-        }),
-      );
-    }
+  const impls: Impl[] = [];
+  for (const s of await nodeDescentBackends({ webgpu: opts.webgpu })) {
+    impls.push(descentImpl(s));
+    if (s.id === 'descent-js') impls.push(wasmKernelsImpl());
   }
-  if (opts.webgpu) {
-    webgpuEnv();
-    let backend: { device: GPUDevice } | undefined;
-    impls.push(
-      descentImpl({
-        id: 'descent-webgpu-node',
-        backendName: 'bench-webgpu',
-        label: 'webgpu (Node, Dawn on lavapipe)',
-        nominal: { gflops: 1.5, gbps: 1 },
-        reportsCold: true,
-        register: async () => {
-          const { createWebGPUBackend } = await import('@descent/gpu-kernels');
-          d.registerBackend('bench-webgpu', async () => {
-            const b = await createWebGPUBackend();
-            backend = b as unknown as { device: GPUDevice };
-            return b;
-          });
-        },
-        sync: async () => {
-          await d.getBackend('bench-webgpu').flush?.();
-          await backend?.device.queue.onSubmittedWorkDone();
-        },
-      }),
-    );
-  }
-  // scripts/bundle.mjs builds this single ESM copy of tfjs (with its gradients) at build time.
-  const loadTf = async () => {
-    const tf = (await import(new URL('./vendor/tfjs-node.mjs', import.meta.url).href)) as Tf & {
-      setWasmPaths(prefix: string): void;
-    };
-    tf.setWasmPaths(
-      `${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'))}/dist/`,
-    );
-    return tf;
-  };
   impls.push(
     tfjsImpl({
       id: 'tfjs-cpu',
@@ -109,15 +155,15 @@ export async function nodeImpls(opts: NodeImplOptions): Promise<Impl[]> {
       label: 'tfjs-backend-cpu',
       threads: 1,
       nominal: { gflops: 1, gbps: 0.5 },
-      load: loadTf,
+      load: loadNodeTf,
     }),
     tfjsImpl({
       id: 'tfjs-wasm-1t',
       backendName: 'wasm',
-      label: 'tfjs-backend-wasm (XNNPACK), 1 thread — Node has no multithread support in tfjs-wasm',
+      label: 'tfjs-backend-wasm (XNNPACK), 1 thread: in Node tfjs-wasm has no multithread support',
       threads: 1,
       nominal: { gflops: 15, gbps: 3 },
-      load: loadTf,
+      load: loadNodeTf,
       info: (tf) => ({
         multithread: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
         simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),

@@ -247,6 +247,8 @@ export function buildReport(res: BenchResults): Report {
   for (const i of [...res.impls, ...(res.browser?.impls ?? [])])
     md += `| ${i.id} | ${i.library} | ${i.backend} | ${i.env} |\n`;
   md += '\n';
+  for (const [id, why] of Object.entries(res.unavailable ?? {})) md += `- **${id}** not measured: ${why}\n`;
+  if (Object.keys(res.unavailable ?? {}).length) md += '\n';
   md += `## Ratios: descent vs peers (same run)\n\n${ratioTable(res.cases, [...res.kernels, ...(res.browser?.kernels ?? [])])}`;
   md += `## Kernels and ops (Node)\n\n${kernelTables('Node', res.cases, res.kernels, res.impls)}`;
   md += rooflineTable(res.cases, res.kernels, res.impls);

@@ -87,5 +87,7 @@ export interface BenchResults {
   browser?: { impls: ImplInfo[]; kernels: KernelResult[]; error?: string; adapter?: Record<string, unknown> };
   training?: TrainResult[];
   optimizers?: OptimizerBenchmark;
+  /** Implementations that could not be started here, with the reason. */
+  unavailable?: Record<string, string>;
   durationSeconds: number;
 }

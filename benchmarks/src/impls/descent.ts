@@ -16,17 +16,14 @@ type AdamWCtor = new (
 
 export interface DescentImplOptions {
   id: string;
+  /** A backend name already registered with core. */
   backendName: string;
   label: string;
   threads?: number;
   nominal: { gflops: number; gbps: number };
-  /** Registers the backend with core (called once by init). */
-  register?: () => Promise<void>;
   /** Waits for queued device work (WebGPU); absent on synchronous backends. */
   sync?: () => Promise<void>;
   reportsCold?: boolean;
-  /** Cases this backend cannot run and why (e.g. kernels not yet implemented). */
-  unsupported?: (c: BenchCase) => string | undefined;
 }
 
 /** The AdamW class of @descent/optim, when that package has one. */
@@ -49,13 +46,10 @@ export function descentImpl(o: DescentImplOptions): Impl {
     nominal: o.nominal,
     reportsCold: o.reportsCold,
     async init() {
-      await o.register?.();
       await d.initBackend(o.backendName);
       adamw = await findAdamW();
     },
     supports(c) {
-      const why = o.unsupported?.(c);
-      if (why) return why;
       if (c.spec.kind === 'adamw' && !adamw) return '@descent/optim has no AdamW yet';
       return true;
     },
@@ -71,9 +65,7 @@ export function descentImpl(o: DescentImplOptions): Impl {
         return { backend: o.backendName };
       }
     },
-    async dispose() {
-      d.removeBackend(o.backendName);
-    },
+    async dispose() {},
   };
 }
 
