@@ -57,6 +57,7 @@ export {
   type ParamsInput,
   type StateSpec,
 } from './optimizer.js';
+export { type BaseOptimizer, SAM, type SAMOptions } from './sam.js';
 export * from './schedules.js';
 export {
   NormalizedSGD,
