@@ -39,8 +39,14 @@ export interface Backend {
   read(data: DataId, dtype: DType, size: number): Promise<DataArray>;
   /** Synchronous read, where the backend can (absent on WebGPU). */
   readSync?(data: DataId, dtype: DType, size: number): DataArray;
-  /** Releases storage. Called exactly once per handle. */
+  /** Releases storage. Called exactly once per handle (never for a handle made by `view`). */
   free(data: DataId): void;
+  /**
+   * Optional: a handle to elements [offset, offset + size) of `data`, sharing its memory, that
+   * kernels accept like any other handle (multi-tensor apply keeps many parameters in one buffer
+   * this way). Core keeps `data` alive while the view lives and never frees the view itself.
+   */
+  view?(data: DataId, offset: number, size: number): DataId;
   /** True when this backend has a kernel for op `name`. */
   hasKernel(name: string): boolean;
   /** The op names it has kernels for. */

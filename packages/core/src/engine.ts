@@ -192,6 +192,26 @@ class Engine {
   }
 
   /**
+   * A tensor of `shape` over elements [offset, offset + size) of `base`'s storage (a window that
+   * shares memory: writes through either are seen by both). Needs a backend with `view`.
+   */
+  makeSubView(base: Tensor, offset: number, shape: readonly number[]): Tensor {
+    base.assertAlive('subView');
+    const size = sizeOf(shape);
+    const backend = base.storage.backend;
+    if (!backend.view)
+      throw new DescentError('subView', `backend '${backend.name}' cannot make sub-views (it has no view())`);
+    if (!Number.isInteger(offset) || offset < 0 || offset + size > base.size)
+      throw new DescentError(
+        'subView',
+        `elements [${offset}, ${offset + size}) are outside a tensor of ${base.size} elements ${fmtShape(base.shape)}`,
+      );
+    const data = backend.view(base.storage.data as DataId, offset, size);
+    base.storage.refs++;
+    return this.adoptStorage(new Storage(backend, data, base.dtype, size, base.storage), shape);
+  }
+
+  /**
    * Makes `target` hold `value`'s data (sharing its storage), keeping the `target` object — how
    * optimizers update parameters in place. `target` must be a leaf; `value` stays usable.
    */
@@ -238,10 +258,11 @@ class Engine {
   }
 
   private unrefStorage(storage: Storage): void {
-    if (--storage.refs === 0) {
-      this.stats(storage.backend.name).bytes -= storage.size * 4;
-      storage.backend.free(storage.data as DataId);
-    }
+    if (--storage.refs > 0) return;
+    // A sub-view owns no memory: it releases its hold on the storage it is a window of.
+    if (storage.parent) return this.unrefStorage(storage.parent);
+    this.stats(storage.backend.name).bytes -= storage.size * 4;
+    storage.backend.free(storage.data as DataId);
   }
 
   memory(name: string = this.currentName): MemoryInfo {

@@ -51,6 +51,11 @@ export const tidy = engine.tidy.bind(engine);
 export const assign = engine.assign.bind(engine);
 /** Keeps a tensor alive past enclosing `tidy` scopes. */
 export const keep = engine.keep.bind(engine);
+/**
+ * A tensor over elements [offset, offset + size) of `base`'s storage, sharing memory (on backends
+ * with `Backend.view`); multi-tensor optimizers keep many parameters in one buffer this way.
+ */
+export const subView = engine.makeSubView.bind(engine);
 /** Live tensors and bytes on a backend (default: current). */
 export const memory = engine.memory.bind(engine);
 /** Disposes tensors (arrays and objects of tensors welcome). */

@@ -12,6 +12,8 @@ export class Storage {
     readonly data: object,
     readonly dtype: DType,
     readonly size: number,
+    /** For a sub-view (`engine.makeSubView`): the storage it is a window of, kept alive by it. */
+    readonly parent?: Storage,
   ) {}
 }
 

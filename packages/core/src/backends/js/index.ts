@@ -66,6 +66,12 @@ export class JsBackend implements Backend {
     (data as Store).array = new Float32Array(0);
   }
 
+  /** A window of a typed array (`subarray`: shares memory, so kernels need nothing special). */
+  view(data: DataId, offset: number, size: number): DataId {
+    const store: Store = { array: (data as Store).array.subarray(offset, offset + size) };
+    return store;
+  }
+
   hasKernel(name: string): boolean {
     return Object.hasOwn(referenceKernels, name);
   }
