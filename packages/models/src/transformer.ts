@@ -131,6 +131,12 @@ export interface GPTOptions extends BlockOptions {
   layers?: number;
   /** Recompute each block's activations in backward instead of keeping them. */
   checkpointBlocks?: boolean;
+  /**
+   * Standard deviation of the embedding tables' initial values. Default 0.02 (GPT-2, for Adam-type
+   * optimizers); plain SGD trains much faster from 1 (PyTorch's nn.Embedding default), since the
+   * RMSNorm after the embeddings removes the scale anyway.
+   */
+  embeddingStd?: number;
 }
 
 /** Token + position embeddings → pre-norm blocks → RMSNorm → LM head: logits [batch, time, vocab]. */
@@ -146,8 +152,9 @@ export class GPT extends Module {
     const d = opts.dModel ?? 64;
     const seed = (k: number) => (opts.seed === undefined ? undefined : opts.seed + k);
     this.context = opts.context;
-    this.wte = new Embedding(opts.vocab, d, { std: 0.02, seed: seed(0) });
-    this.wpe = new Embedding(opts.context, d, { std: 0.02, seed: seed(1) });
+    const std = opts.embeddingStd ?? 0.02;
+    this.wte = new Embedding(opts.vocab, d, { std, seed: seed(0) });
+    this.wpe = new Embedding(opts.context, d, { std, seed: seed(1) });
     this.blocks = Array.from({ length: opts.layers ?? 2 }, (_, i) => {
       const block = new TransformerBlock(d, opts.heads ?? 4, { ...opts, seed: seed(100 * (i + 1)) });
       return opts.checkpointBlocks ? new Checkpointed(block) : block;

@@ -14,8 +14,8 @@ export interface BinaryDataset {
 
 /**
  * Imbalanced logistic-regression data: x ~ N(0, I_d), y ~ Bernoulli(σ(x·w* + b*)) with
- * w* ~ N(0, scale²/d) and b* = logit(positiveRate), so about `positiveRate` of the labels are 1
- * (default 10%): a convex problem on which optimizers' handling of rare features shows.
+ * w* ~ N(0, scale²/d) and the bias b* chosen (by bisection over the drawn x) so that the mean of
+ * σ(x·w* + b*) is `positiveRate` (default 10%): a convex problem with rare positives.
  */
 export function imbalancedLogistic(
   n: number,
@@ -28,14 +28,21 @@ export function imbalancedLogistic(
   const seed = opts.seed ?? 0;
   const x = normalValues(n * d, 0, 1, seed, 31);
   const w = Float64Array.from(normalValues(d, 0, (opts.scale ?? 3) / Math.sqrt(d), seed, 32));
-  const b = Math.log(rate / (1 - rate));
+  const z = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) z[i] += x[i * d + j] * w[j];
+  const meanProb = (bias: number) => z.reduce((s, v) => s + 1 / (1 + Math.exp(-(v + bias))), 0) / n;
+  // meanProb increases with the bias: bisect on [−50, 50] (60 halvings reach float64 resolution).
+  let lo = -50;
+  let hi = 50;
+  for (let k = 0; k < 60; k++) {
+    const mid = (lo + hi) / 2;
+    if (meanProb(mid) < rate) lo = mid;
+    else hi = mid;
+  }
+  const b = (lo + hi) / 2;
   const u = uniformValues(n, 0, 1, seed, 33);
   const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let z = b;
-    for (let j = 0; j < d; j++) z += x[i * d + j] * w[j];
-    y[i] = u[i] < 1 / (1 + Math.exp(-z)) ? 1 : 0;
-  }
+  for (let i = 0; i < n; i++) y[i] = u[i] < 1 / (1 + Math.exp(-(z[i] + b))) ? 1 : 0;
   return { x, y, n, features: d, trueWeights: w, trueBias: b };
 }
 
