@@ -1,161 +1,253 @@
 #!/usr/bin/env node
-// Micro benchmark of the kernel module (single thread). Prints medians.
+// Micro benchmark of the kernel module, one thread against T threads in the same run. Prints medians.
 //
+//   npm run build                                                    (the script loads dist/)
 //   node scripts/bench-kernels.mjs                                   plain SIMD build
 //   node --experimental-wasm-relaxed-simd scripts/bench-kernels.mjs  relaxed build (FMA)
-//   add --json to print one JSON line instead of the table
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+//   --threads T   the threaded column (default: os.availableParallelism(); 1 turns the column off)
+//   --simd        force the plain build;  --json  print one JSON line instead of the table
+//
+// Both columns call the same KernelModule methods (KernelModule.create({ threads: 1 }) vs { threads: T }),
+// and their timed batches alternate, so machine noise hits both alike; the ratio is T-thread speed over
+// one-thread speed.
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const relaxedBytes = readFileSync(join(pkgDir, 'build', 'kernels-relaxed.wasm'));
-const variant = process.argv.includes('--simd') || !WebAssembly.validate(relaxedBytes) ? 'simd' : 'relaxed';
-const bytes = variant === 'relaxed' ? relaxedBytes : readFileSync(join(pkgDir, 'build', 'kernels-simd.wasm'));
-const memory = new WebAssembly.Memory({ initial: 4096, maximum: 32768 });
-const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort() {} } });
-const k = instance.exports;
-
-let top = (k.heap_base() + 63) & ~63;
-function alloc(nBytes) {
-  const p = top;
-  top = (top + nBytes + 63) & ~63;
-  if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
-  return p;
+const dist = join(pkgDir, 'dist', 'module.js');
+if (!existsSync(dist)) {
+  console.error('bench-kernels: dist/ is missing — run `npm run build` in packages/wasm-kernels first');
+  process.exit(1);
 }
-function randomFill(p, n) {
-  const f = new Float32Array(memory.buffer, p, n);
-  for (let i = 0; i < n; i++) f[i] = Math.random() * 2 - 1;
+const { KernelModule, convOutputSize } = await import(pathToFileURL(dist).href);
+const { broadcastPlan } = await import(pathToFileURL(join(pkgDir, 'dist', 'broadcast.js')).href);
+const { hasRelaxedSimd } = await import(pathToFileURL(join(pkgDir, 'dist', 'feature-probe.js')).href);
+
+const argv = process.argv.slice(2);
+const ti = argv.indexOf('--threads');
+const T = ti >= 0 ? Number(argv[ti + 1]) : availableParallelism();
+const variant = argv.includes('--simd') || !hasRelaxedSimd() ? 'simd' : 'relaxed';
+
+const km1 = await KernelModule.create({ variant, threads: 1, initialBytes: 256 << 20 });
+const kmT = T > 1 ? await KernelModule.create({ variant, threads: T, initialBytes: 256 << 20 }) : undefined;
+const modules = kmT ? [km1, kmT] : [km1];
+
+function randomFill(km, p, n, scale = 1) {
+  const f = km.f32;
+  for (let i = 0; i < n; i++) f[(p >> 2) + i] = (Math.random() * 2 - 1) * scale;
 }
 
-/** Median seconds per call of fn, after warm-up (V8 tiers wasm up to TurboFan on hot functions). */
-function time(fn, minSeconds = 0.25) {
-  for (let i = 0; i < 3; i++) fn();
+/**
+ * Median seconds per call of fns[i] (one per module), after warm-up (V8 tiers wasm up to TurboFan on hot
+ * functions). The timed batches of the modules alternate.
+ */
+function time(fns, minSeconds = 0.25) {
+  for (const fn of fns) for (let i = 0; i < 3; i++) fn();
   let reps = 1;
   for (;;) {
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
+    for (let i = 0; i < reps; i++) fns[0]();
     const dt = (performance.now() - t0) / 1000;
     if (dt > minSeconds / 5) break;
     reps *= 2;
   }
-  const samples = [];
+  const samples = fns.map(() => []);
   for (let s = 0; s < 7; s++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    samples.push((performance.now() - t0) / 1000 / reps);
+    fns.forEach((fn, m) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) fn();
+      samples[m].push((performance.now() - t0) / 1000 / reps);
+    });
   }
-  samples.sort((a, b) => a - b);
-  return samples[3];
+  return samples.map((xs) => xs.sort((a, b) => a - b)[3]);
 }
 
-const ws = alloc(k.matmul_workspace_bytes());
-const results = { variant, cpu: cpus()[0]?.model, node: process.version, matmul: {}, elementwise: {} };
+const results = {
+  variant,
+  threads: T,
+  cpu: cpus()[0]?.model,
+  cores: availableParallelism(),
+  node: process.version,
+  matmul: {},
+  conv2d: {},
+  elementwise: {},
+};
+const round = (x) => +x.toFixed(2);
+/** { '1': v1, T: vT, ratio } from seconds per call and the work of one call. */
+function columns(secs, work) {
+  const out = { 1: round(work / secs[0]) };
+  if (secs.length > 1) {
+    out[T] = round(work / secs[1]);
+    out.ratio = round(secs[0] / secs[1]);
+  }
+  return out;
+}
 
-function benchMatmul(M, N, K, label) {
-  const a = alloc(M * K * 4);
-  const b = alloc(K * N * 4);
-  const c = alloc(M * N * 4);
-  randomFill(a, M * K);
-  randomFill(b, K * N);
-  const s = time(() => k.matmul(a, b, c, M, N, K, 0, 0, 0, 1, 0, 0, 0, ws));
-  const gflops = (2 * M * N * K) / s / 1e9;
-  results.matmul[label] = +gflops.toFixed(1);
-  return gflops;
+function benchMatmul(M, N, K, label, opts = {}) {
+  const ptrs = modules.map((km) => {
+    const a = km.allocF32(M * K);
+    const b = km.allocF32(K * N);
+    const c = km.allocF32(M * N);
+    randomFill(km, a, M * K);
+    randomFill(km, b, K * N);
+    return { km, a, b, c };
+  });
+  const secs = time(
+    ptrs.map(
+      ({ km, a, b, c }) =>
+        () =>
+          km.matmul(a, b, c, M, N, K, opts),
+    ),
+  );
+  results.matmul[label] = columns(secs, (2 * M * N * K) / 1e9);
+  for (const { km, a, b, c } of ptrs) [a, b, c].forEach((p) => km.free(p));
 }
 
 for (const n of [128, 256, 512, 1024]) benchMatmul(n, n, n, `${n}`);
 benchMatmul(4096, 1376, 512, '4096x512·512x1376');
-// transposed variants used by backward passes, 512
-{
-  const n = 512;
-  const a = alloc(n * n * 4);
-  const b = alloc(n * n * 4);
-  const c = alloc(n * n * 4);
-  randomFill(a, n * n);
-  randomFill(b, n * n);
-  for (const [tA, tB] of [
-    [1, 0],
-    [0, 1],
-  ]) {
-    const s = time(() => k.matmul(a, b, c, n, n, n, tA, tB, 0, 1, 0, 0, 0, ws));
-    results.matmul[`512 ${tA ? 'Aᵀ·B' : 'A·Bᵀ'}`] = +((2 * n ** 3) / s / 1e9).toFixed(1);
-  }
-}
+benchMatmul(512, 512, 512, '512 Aᵀ·B', { transA: true });
+benchMatmul(512, 512, 512, '512 A·Bᵀ', { transB: true });
 
 // conv2d 3×3, pad 1, NHWC: forward and both gradients (im2col + gemm)
-results.conv2d = {};
 for (const [n, hw, c, co] of [
   [8, 32, 64, 64],
   [32, 16, 32, 64],
 ]) {
-  const geom = alloc(18 * 4);
-  new Int32Array(memory.buffer, geom, 18).set([n, hw, hw, c, 3, 3, co, 1, 1, 1, 1, 1, 1, 1, 1, 1, hw, hw]);
-  const cws = k.conv2d_workspace_bytes(geom, 0);
-  const cw = alloc(cws);
-  const cx = alloc(n * hw * hw * c * 4);
-  const cwt = alloc(9 * c * co * 4);
-  const cy = alloc(n * hw * hw * co * 4);
-  randomFill(cx, n * hw * hw * c);
-  randomFill(cwt, 9 * c * co);
-  randomFill(cy, n * hw * hw * co);
-  const flops = 2 * n * hw * hw * co * 9 * c;
-  const label = `${n}x${hw}x${hw}x${c}→${co}`;
-  const f = time(() => k.conv2d_f32(cx, cwt, cy, geom, cw, cws));
-  const bi = time(() => k.conv2d_backward_input_f32(cy, cwt, cx, geom, cw, cws));
-  const bf = time(() => k.conv2d_backward_filter_f32(cx, cy, cwt, geom, cw, cws));
-  results.conv2d[label] = {
-    forward: +(flops / f / 1e9).toFixed(1),
-    dx: +(flops / bi / 1e9).toFixed(1),
-    dw: +(flops / bf / 1e9).toFixed(1),
+  const g = {
+    N: n,
+    H: hw,
+    W: hw,
+    C: c,
+    KH: 3,
+    KW: 3,
+    Cout: co,
+    strideH: 1,
+    strideW: 1,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+    dilationH: 1,
+    dilationW: 1,
+    groups: 1,
   };
+  const { OH, OW } = convOutputSize(g);
+  const ptrs = modules.map((km) => {
+    const x = km.allocF32(n * hw * hw * c);
+    const w = km.allocF32(9 * c * co);
+    const y = km.allocF32(n * OH * OW * co);
+    randomFill(km, x, n * hw * hw * c);
+    randomFill(km, w, 9 * c * co);
+    randomFill(km, y, n * OH * OW * co);
+    return { km, x, w, y };
+  });
+  const gflop = (2 * n * OH * OW * co * 9 * c) / 1e9;
+  const label = `${n}x${hw}x${hw}x${c}→${co}`;
+  results.conv2d[label] = {
+    forward: columns(
+      time(
+        ptrs.map(
+          ({ km, x, w, y }) =>
+            () =>
+              km.conv2d(x, w, y, g),
+        ),
+      ),
+      gflop,
+    ),
+    dx: columns(
+      time(
+        ptrs.map(
+          ({ km, x, w, y }) =>
+            () =>
+              km.conv2dBackwardInput(y, w, x, g),
+        ),
+      ),
+      gflop,
+    ),
+    dw: columns(
+      time(
+        ptrs.map(
+          ({ km, x, w, y }) =>
+            () =>
+              km.conv2dBackwardFilter(x, y, w, g),
+        ),
+      ),
+      gflop,
+    ),
+  };
+  for (const { km, x, w, y } of ptrs) [x, w, y].forEach((p) => km.free(p));
 }
 
+// elementwise over 4M f32 (GB/s: 8 bytes per element for unary, 12 for binary)
 const N = 4 << 20;
-const x = alloc(N * 4);
-const y = alloc(N * 4);
-randomFill(x, N);
-{
-  const f = new Float32Array(memory.buffer, x, N);
-  for (let i = 0; i < N; i++) f[i] *= 10;
-}
-for (const [name, op] of [
-  ['exp', 3],
-  ['sigmoid', 10],
-  ['tanh', 11],
-  ['geluErf', 13],
-  ['log', 4],
-  ['relu', 9],
-]) {
-  const s = time(() => k.unary_f32(op, x, y, N, 1, 0));
-  results.elementwise[name] = {
-    'GB/s': +((8 * N) / s / 1e9).toFixed(2),
-    'Gelem/s': +(N / s / 1e9).toFixed(2),
-  };
+const ew = modules.map((km) => {
+  const x = km.allocF32(N);
+  const x2 = km.allocF32(N);
+  const y = km.allocF32(N);
+  randomFill(km, x, N, 10);
+  randomFill(km, x2, N, 10);
+  return { km, x, x2, y };
+});
+for (const op of ['exp', 'sigmoid', 'tanh', 'geluErf', 'log', 'relu']) {
+  const secs = time(
+    ew.map(
+      ({ km, x, y }) =>
+        () =>
+          km.unary(op, x, y, N, 1, 0),
+    ),
+  );
+  results.elementwise[op] = columns(secs, (8 * N) / 1e9);
 }
 {
+  const plan = broadcastPlan([N], [[N], [N]]);
+  const secs = time(
+    ew.map(
+      ({ km, x, x2, y }) =>
+        () =>
+          km.binary('mul', x, x2, y, plan),
+    ),
+  );
+  results.elementwise['mul (binary)'] = columns(secs, (12 * N) / 1e9);
+  // x·sigmoid(x) as the backend runs it: sigmoid, then a multiply
+  const secs2 = time(
+    ew.map(({ km, x, x2, y }) => () => {
+      km.unary('sigmoid', x, x2, N);
+      km.binary('mul', x, x2, y, plan);
+    }),
+  );
+  results.elementwise['x·sigmoid(x)'] = columns(secs2, (8 * N) / 1e9);
+}
+{
+  // softmax is not split across threads: both columns run one thread (a check of the noise)
   const rows = 4096;
   const n = 1024;
-  const s = time(() => k.softmax_f32(x, y, rows, n));
-  results.elementwise['softmax 4096x1024'] = {
-    'GB/s': +((8 * rows * n) / s / 1e9).toFixed(2),
-    'Gelem/s': +((rows * n) / s / 1e9).toFixed(2),
-  };
+  const secs = time(
+    ew.map(
+      ({ km, x, y }) =>
+        () =>
+          km.exports.softmax_f32(x, y, rows, n),
+    ),
+  );
+  results.elementwise['softmax 4096x1024'] = columns(secs, (8 * rows * n) / 1e9);
 }
+for (const km of modules) km.dispose();
 
-if (process.argv.includes('--json')) {
+if (argv.includes('--json')) {
   console.log(JSON.stringify(results));
 } else {
+  const head = T > 1 ? `1 thread | ${T} threads | ratio` : '1 thread';
+  const row = (v) => (T > 1 ? `${v[1]} | ${v[T]} | ${v.ratio}×` : `${v[1]}`);
   console.log(
-    `wasm-kernels bench — build: ${variant}, ${results.cpu}, Node ${results.node}, 1 thread (medians of 7)`,
+    `wasm-kernels bench — build: ${variant}, ${results.cpu} (${results.cores} cores), Node ${results.node}, medians of 7`,
   );
-  console.log('matmul GFLOP/s:');
-  for (const [k2, v] of Object.entries(results.matmul)) console.log(`  ${k2.padEnd(22)} ${v}`);
-  console.log('conv2d 3×3 pad 1 GFLOP/s (forward / input grad / filter grad):');
-  for (const [k2, v] of Object.entries(results.conv2d))
-    console.log(`  ${k2.padEnd(22)} ${v.forward} / ${v.dx} / ${v.dw}`);
-  console.log('elementwise over 4M f32 (bytes = read + write):');
-  for (const [k2, v] of Object.entries(results.elementwise))
-    console.log(`  ${k2.padEnd(22)} ${v['GB/s']} GB/s  (${v['Gelem/s']} Gelem/s)`);
+  console.log(`matmul GFLOP/s (${head}):`);
+  for (const [k, v] of Object.entries(results.matmul)) console.log(`  ${k.padEnd(22)} ${row(v)}`);
+  console.log(`conv2d 3×3 pad 1 GFLOP/s (${head}):`);
+  for (const [k, v] of Object.entries(results.conv2d)) {
+    for (const pass of ['forward', 'dx', 'dw']) console.log(`  ${`${k} ${pass}`.padEnd(28)} ${row(v[pass])}`);
+  }
+  console.log(`elementwise over 4M f32, GB/s of reads + writes (${head}):`);
+  for (const [k, v] of Object.entries(results.elementwise)) console.log(`  ${k.padEnd(22)} ${row(v)}`);
 }

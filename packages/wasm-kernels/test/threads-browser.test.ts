@@ -1,0 +1,174 @@
+/**
+ * The worker pool in headless Chromium, with no bundler: src/ compiled by tsc, served as plain ES modules
+ * from 127.0.0.1, the page importing module.js, which starts its workers with
+ * `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })`.
+ *  - cross-origin isolated (COOP + COEP headers): 2 threads, the main thread spins instead of
+ *    Atomics.wait, results bit-identical to one thread;
+ *  - not isolated (no SharedArrayBuffer): the module runs single-threaded, same results.
+ * Under CI=true a missing Chromium fails; elsewhere the test is skipped with the reason printed.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CI = process.env.CI === 'true';
+const CHROMIUM = process.env.DESCENT_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** The page: one threaded and one single-threaded module, the same matmul/conv/unary on both. */
+const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module">
+import { KernelModule } from './module.js';
+try {
+  const kmT = await KernelModule.create({ threads: 2 });
+  const km1 = await KernelModule.create({ threads: 1 });
+  const n = 384; // big enough that the exp (147k elements) is split too
+  let s = 1;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const a = Float32Array.from({ length: n * n }, rand);
+  const b = Float32Array.from({ length: n * n }, rand);
+  const out = [];
+  for (const km of [km1, kmT]) {
+    const pa = km.allocF32(n * n, a), pb = km.allocF32(n * n, b), pc = km.allocF32(n * n);
+    km.matmul(pa, pb, pc, n, n, n, { transB: true });
+    km.unary('exp', pa, pa, n * n);
+    km.matmul(pa, pb, pc, n, n, n, { accumulate: true });
+    out.push(new Uint32Array(km.readF32(pc, n * n).buffer));
+  }
+  let differ = 0;
+  for (let i = 0; i < n * n; i++) if (out[0][i] !== out[1][i]) differ++;
+  globalThis.result = {
+    isolated: globalThis.crossOriginIsolated,
+    threads: kmT.threads,
+    jobs: kmT.parallelJobs,
+    callerBlocks: kmT.pool ? kmT.pool.callerBlocks : null,
+    differ,
+    variant: kmT.variant,
+  };
+  kmT.dispose();
+} catch (e) {
+  globalThis.result = { error: String(e && e.stack || e) };
+}
+</script>`;
+
+/** Serves `dir`; with `isolate` the COOP/COEP headers that make the page cross-origin isolated. */
+function serve(dir: string, isolate: boolean): Promise<Server> {
+  const types: Record<string, string> = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.map': 'application/json',
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const name = normalize(path === '/' ? 'index.html' : path.slice(1));
+    const file = join(dir, name);
+    if (name.startsWith('..') || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': types[extname(file)] ?? 'application/octet-stream',
+      ...(isolate
+        ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+        : {}),
+    });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+interface PageResult {
+  error?: string;
+  isolated: boolean;
+  threads: number;
+  jobs: number;
+  callerBlocks: boolean | null;
+  differ: number;
+  variant: string;
+}
+
+describe('threads in headless Chromium (no bundler)', () => {
+  let dir = '';
+  let browser: Browser | null = null;
+  let unavailable: string | null = null;
+
+  beforeAll(() => {
+    if (!existsSync(CHROMIUM)) {
+      unavailable = `no Chromium at ${CHROMIUM}`;
+      if (CI) throw new Error(`CI=true but ${unavailable}`);
+      console.warn(`[wasm-kernels] skipping the browser threads test: ${unavailable}`);
+      return;
+    }
+    dir = mkdtempSync(join(tmpdir(), 'wk-threads-browser-'));
+    const tsc = join(
+      dirname(createRequire(import.meta.url).resolve('typescript/package.json')),
+      'bin',
+      'tsc',
+    );
+    execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json'), '--outDir', dir], {
+      stdio: 'pipe',
+    });
+    writeFileSync(join(dir, 'index.html'), PAGE);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(isolate: boolean): Promise<PageResult> {
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    const server = await serve(dir, isolate);
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await page.waitForFunction(() => 'result' in globalThis, undefined, { timeout: 60_000 });
+      const result = (await page.evaluate(
+        () => (globalThis as unknown as { result: PageResult }).result,
+      )) as PageResult;
+      await page.close();
+      expect(errors).toEqual([]);
+      return result;
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('cross-origin isolated: 2 threads, the main thread spins, bit-identical results', async (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const r = await run(true);
+    expect(r.error).toBeUndefined();
+    expect(r.isolated).toBe(true);
+    expect(r.threads).toBe(2);
+    expect(r.callerBlocks).toBe(false); // Atomics.wait throws on a page's main thread
+    expect(r.jobs).toBe(3); // both matmuls and the exp were split
+    expect(r.differ).toBe(0);
+  }, 120_000);
+
+  it('not isolated: no shared memory, single-threaded, same results', async (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const r = await run(false);
+    expect(r.error).toBeUndefined();
+    expect(r.isolated).toBe(false);
+    expect(r.threads).toBe(1);
+    expect(r.jobs).toBe(0);
+    expect(r.differ).toBe(0);
+  }, 120_000);
+});
