@@ -102,7 +102,7 @@ function benchMatmul(M, N, K, label, opts = {}) {
     ),
   );
   results.matmul[label] = columns(secs, (2 * M * N * K) / 1e9);
-  for (const { km, a, b, c } of ptrs) [a, b, c].forEach((p) => km.free(p));
+  for (const { km, a, b, c } of ptrs) for (const p of [a, b, c]) km.free(p);
 }
 
 for (const n of [128, 256, 512, 1024]) benchMatmul(n, n, n, `${n}`);
@@ -177,7 +177,7 @@ for (const [n, hw, c, co] of [
       gflop,
     ),
   };
-  for (const { km, x, w, y } of ptrs) [x, w, y].forEach((p) => km.free(p));
+  for (const { km, x, w, y } of ptrs) for (const p of [x, w, y]) km.free(p);
 }
 
 // elementwise over 4M f32 (GB/s: 8 bytes per element for unary, 12 for binary)
