@@ -1,0 +1,416 @@
+import { assign, mul, noGrad, sqrt, square, sub, sum, type Tensor, tensor, tidy } from '@descent/core';
+import { SGD } from '@descent/optim';
+import { FieldPlot, LineChart, PALETTE } from '../lib/charts.js';
+import { contourLevels, contourSegments, ramp } from '../lib/contours.js';
+import { fmt, h, settingControl } from '../lib/dom.js';
+import { FUNCTIONS, type Function2D } from '../lib/functions2d.js';
+import { hashParams } from '../lib/params.js';
+import { makeOptimizer, optimizerAvailability, optimizerById } from '../registry/optimizers.js';
+import type { Availability, OptimizerLike } from '../registry/types.js';
+
+/**
+ * The optimizers of the playground. Those that @descent/optim has are built from it and step a
+ * 2-element parameter tensor; coordinate descent and normalized GD are not library optimizers and
+ * are written here with the same interface (and the same tensor ops).
+ */
+interface PlaygroundOptimizer {
+  id: string;
+  label: string;
+  /** 'grad': the step is lr·gradient; 'step': the step length is ~lr whatever the gradient's scale. */
+  scale: 'grad' | 'step';
+  /**
+   * Default step size relative to the function's: momentum methods take half of GD's (heavy-ball
+   * with β = 0.9 is stable for lr < 2(1 + β)/L, Nesterov only for lr < 2(1 + β)/((1 + 2β)L)).
+   */
+  lrFactor: number;
+  availability(): Availability;
+  make(w: Tensor, lr: number): OptimizerLike;
+  enabled: boolean;
+}
+
+/** Gradient step on one coordinate at a time, cycling x, y, x, … */
+class CoordinateDescent implements OptimizerLike {
+  readonly groups: { options: { lr: number } }[];
+  private k = 0;
+  constructor(
+    private readonly w: Tensor,
+    lr: number,
+  ) {
+    this.groups = [{ options: { lr } }];
+  }
+  step(): void {
+    const mask = new Float32Array(this.w.size);
+    mask[this.k++ % this.w.size] = 1;
+    noGrad(() =>
+      tidy(() =>
+        assign(this.w, sub(this.w, mul(mul(this.w.grad!, tensor(mask)), this.groups[0].options.lr))),
+      ),
+    );
+  }
+  zeroGrad(): void {
+    this.w.grad?.dispose();
+    this.w.grad = null;
+  }
+  dispose(): void {}
+}
+
+/** w ← w − lr·g/‖g‖: a fixed step length along the gradient direction. */
+class NormalizedGD implements OptimizerLike {
+  readonly groups: { options: { lr: number } }[];
+  constructor(
+    private readonly w: Tensor,
+    lr: number,
+  ) {
+    this.groups = [{ options: { lr } }];
+  }
+  step(): void {
+    noGrad(() =>
+      tidy(() => {
+        const g = this.w.grad!;
+        const n = sqrt(sum(square(g))).item();
+        if (n > 0) assign(this.w, sub(this.w, mul(g, this.groups[0].options.lr / n)));
+      }),
+    );
+  }
+  zeroGrad(): void {
+    this.w.grad?.dispose();
+    this.w.grad = null;
+  }
+  dispose(): void {}
+}
+
+const fromLibrary = (
+  id: string,
+  label: string,
+  scale: 'grad' | 'step',
+  enabled: boolean,
+  lrFactor = 1,
+): PlaygroundOptimizer => ({
+  id,
+  label,
+  scale,
+  enabled,
+  lrFactor,
+  availability: () => optimizerAvailability(optimizerById(id)),
+  // the library entry's other settings keep their defaults (momentum 0.9, betas …)
+  make: (w, lr) => makeOptimizer(id, [w], { lr, weightDecay: id === 'adamw' ? 0.1 : 0 }),
+});
+
+const local = (
+  id: string,
+  label: string,
+  scale: 'grad' | 'step',
+  make: (w: Tensor, lr: number) => OptimizerLike,
+  enabled: boolean,
+): PlaygroundOptimizer => ({
+  id,
+  label,
+  scale,
+  enabled,
+  lrFactor: 1,
+  availability: () => ({ available: true }),
+  make,
+});
+
+const PLAYGROUND_OPTIMIZERS: PlaygroundOptimizer[] = [
+  local('gd', 'GD', 'grad', (w, lr) => new SGD([w], { lr }), true),
+  fromLibrary('momentum', 'heavy-ball (β = 0.9)', 'grad', true, 0.5),
+  fromLibrary('nesterov', 'Nesterov (β = 0.9)', 'grad', true, 0.5),
+  local('coordinate', 'coordinate descent', 'grad', (w, lr) => new CoordinateDescent(w, lr), false),
+  local('normalized', 'normalized GD', 'step', (w, lr) => new NormalizedGD(w, lr), false),
+  fromLibrary('adagrad', 'Adagrad', 'step', false),
+  fromLibrary('rmsprop', 'RMSprop', 'step', false),
+  fromLibrary('adam', 'Adam', 'step', true),
+  fromLibrary('adamw', 'AdamW (wd 0.1)', 'step', false),
+  fromLibrary('lion', 'Lion', 'step', false),
+];
+
+export interface Trajectory {
+  xs: number[];
+  ys: number[];
+  losses: number[];
+  diverged: boolean;
+}
+
+/**
+ * Runs one optimizer from `start` for `steps` steps on a 2-element f32 parameter. The gradient is
+ * the function's analytic one, handed over through `w.grad` just as `backward()` would fill it.
+ */
+export function trajectory(
+  fn: Function2D,
+  opt: PlaygroundOptimizer,
+  lr: number,
+  start: [number, number],
+  steps: number,
+): Trajectory {
+  const w = tensor(new Float32Array(start), [2]).requireGrad();
+  const o = opt.make(w, lr);
+  const out: Trajectory = { xs: [], ys: [], losses: [], diverged: false };
+  try {
+    for (let k = 0; k <= steps; k++) {
+      const [x, y] = w.dataSync();
+      const loss = fn.f(x, y);
+      if (!Number.isFinite(loss) || Math.abs(x) > 1e4 || Math.abs(y) > 1e4) {
+        out.diverged = true;
+        break;
+      }
+      out.xs.push(x);
+      out.ys.push(y);
+      out.losses.push(loss);
+      if (k === steps) break;
+      o.zeroGrad();
+      w.grad = tensor(new Float32Array(fn.grad(x, y)), [2]);
+      o.step();
+    }
+  } finally {
+    o.zeroGrad();
+    o.dispose();
+    w.dispose();
+  }
+  return out;
+}
+
+export function mountPlayground(root: HTMLElement): () => void {
+  const q = hashParams();
+  const state = {
+    fn: q.get('fn') ?? 'quadratic',
+    kappa: Number(q.get('kappa') ?? 20),
+    steps: Number(q.get('steps') ?? 150),
+    start: null as [number, number] | null,
+    lrs: new Map<string, number>(),
+  };
+  const enabledIds = q.get('optimizers')?.split(',');
+  const opts = PLAYGROUND_OPTIMIZERS.map((o) => ({
+    ...o,
+    enabled: (enabledIds ? enabledIds.includes(o.id) : o.enabled) && o.availability().available,
+  }));
+
+  const controls = h('div', { class: 'panel', id: 'playground-controls' });
+  const plotBox = h('div', { class: 'chart', id: 'contour' });
+  const lossBox = h('div', { class: 'chart', id: 'playground-loss' });
+  const table = h('table', { class: 'opt-table', id: 'optimizer-table' });
+  root.append(
+    h(
+      'div',
+      { class: 'layout' },
+      controls,
+      h(
+        'div',
+        {},
+        h(
+          'p',
+          { class: 'note' },
+          'Click the contour plot to move the starting point. Each optimizer steps a 2-element @descent/core tensor.',
+        ),
+        h('div', { class: 'row' }, plotBox, h('div', { style: 'flex: 1; min-width: 380px' }, lossBox, table)),
+      ),
+    ),
+  );
+
+  let fn: Function2D = FUNCTIONS[state.fn](state.kappa);
+  let field: FieldPlot | null = null;
+  let lossChart: LineChart | null = null;
+  const logToggle = h('input', { type: 'checkbox', checked: true, id: 'playground-log' });
+  const lrOf = (o: PlaygroundOptimizer) =>
+    state.lrs.get(`${fn.id}:${o.id}`) ?? o.lrFactor * (o.scale === 'grad' ? fn.lrGrad : fn.lrStep);
+
+  /** Builds the contour plot for the current function (background field + contour lines). */
+  const buildField = () => {
+    field?.destroy();
+    plotBox.replaceChildren();
+    field = new FieldPlot(plotBox, {
+      title: `${fn.label}: ${fn.formula}`,
+      x: fn.x,
+      y: fn.y,
+      size: 520,
+      legend: true,
+    });
+    const n = 140;
+    const values = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        values[i * n + j] = fn.f(
+          fn.x[0] + ((fn.x[1] - fn.x[0]) * j) / (n - 1),
+          fn.y[1] - ((fn.y[1] - fn.y[0]) * i) / (n - 1),
+        );
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const v of values) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    // color by log(f − min) for functions spanning decades, linearly otherwise
+    const shade = fn.nonNegative
+      ? (v: number) => Math.log1p((v - lo) / ((hi - lo) * 1e-3)) / Math.log1p(1e3)
+      : (v: number) => (v - lo) / (hi - lo);
+    field.setField(values, n, n, (v) => ramp(shade(v)));
+    contours = contourSegments(values, n, n, fn.x, fn.y, contourLevels(values, 14, fn.nonNegative));
+    field.onClick((x, y) => {
+      state.start = [x, y];
+      schedule();
+    });
+  };
+  let contours: { xs: (number | null)[]; ys: (number | null)[] } = { xs: [], ys: [] };
+
+  const run = () => {
+    const start = state.start ?? fn.start;
+    const active = opts.filter((o) => o.enabled);
+    const results = active.map((o) => ({
+      o,
+      lr: lrOf(o),
+      t: trajectory(fn, o, lrOf(o), start, state.steps),
+    }));
+    const color = (o: PlaygroundOptimizer) => PALETTE[opts.findIndex((x) => x.id === o.id) % PALETTE.length];
+    field!.setSeries([
+      { label: 'contours', color: 'rgba(255,255,255,0.55)', width: 1, ...contours },
+      ...(fn.minimum
+        ? [{ label: 'minimum', color: '#ffffff', dots: true, xs: [fn.minimum[0]], ys: [fn.minimum[1]] }]
+        : []),
+      { label: 'start', color: '#f43f5e', dots: true, xs: [start[0]], ys: [start[1]] },
+      ...results.map(({ o, t }) => ({ label: o.label, color: color(o), width: 2, xs: t.xs, ys: t.ys })),
+    ]);
+    plotBox.dataset.trajectories = String(results.filter((r) => r.t.xs.length > 1).length);
+
+    lossChart?.destroy();
+    lossBox.replaceChildren(h('label', { class: 'note' }, logToggle, ' log scale'));
+    lossChart = new LineChart(lossBox, {
+      title: 'loss per step',
+      series: results.map(({ o }) => ({ label: o.label, color: color(o) })),
+      log: fn.nonNegative && logToggle.checked,
+      width: 560,
+      height: 260,
+    });
+    const steps = Array.from({ length: state.steps + 1 }, (_, k) => k);
+    lossChart.set(
+      steps,
+      results.map(({ t }) => steps.map((k) => t.losses[k] ?? null)),
+    );
+
+    table.replaceChildren(
+      h(
+        'tr',
+        {},
+        h('th', {}, 'optimizer'),
+        h('th', {}, 'step size'),
+        h('th', {}, 'final loss'),
+        h('th', {}, 'final point'),
+      ),
+      ...results.map(({ o, t }) =>
+        h(
+          'tr',
+          {
+            'data-optimizer': o.id,
+            'data-points': String(t.xs.length),
+            'data-first-loss': String(t.losses[0]),
+            'data-final-loss': String(t.losses[t.losses.length - 1]),
+          },
+          h('td', {}, h('span', { class: 'swatch', style: `background:${color(o)}` }), o.label),
+          h('td', {}, fmt(lrOf(o))),
+          h('td', {}, t.diverged ? `diverged at step ${t.xs.length}` : fmt(t.losses[t.losses.length - 1], 4)),
+          h('td', {}, t.xs.length ? `(${fmt(t.xs[t.xs.length - 1])}, ${fmt(t.ys[t.ys.length - 1])})` : '–'),
+        ),
+      ),
+    );
+    root.dataset.runs = String(Number(root.dataset.runs ?? 0) + 1);
+  };
+
+  let timer = 0;
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(run, 60);
+  };
+  logToggle.addEventListener('change', schedule);
+
+  const buildControls = () => {
+    const fnSel = h(
+      'select',
+      {
+        'data-select': 'function',
+        onchange: () => {
+          state.fn = fnSel.value;
+          state.start = null;
+          fn = FUNCTIONS[state.fn](state.kappa);
+          buildField();
+          buildControls();
+          schedule();
+        },
+      },
+      ...Object.entries(FUNCTIONS).map(([id, make]) =>
+        h('option', { value: id, selected: id === state.fn }, make(state.kappa).label),
+      ),
+    );
+    const optRows = opts.map((o) => {
+      const a = o.availability();
+      const box = h('input', {
+        type: 'checkbox',
+        checked: o.enabled,
+        disabled: !a.available,
+        'data-optimizer-toggle': o.id,
+        onchange: () => {
+          o.enabled = box.checked;
+          schedule();
+        },
+      });
+      const lr = settingControl(
+        { key: `lr-${o.id}`, label: 'step size', value: lrOf(o), min: 1e-5, max: 2, log: true },
+        lrOf(o),
+        (v) => {
+          state.lrs.set(`${fn.id}:${o.id}`, v);
+          schedule();
+        },
+      );
+      return h(
+        'div',
+        { class: 'opt-row', title: a.reason },
+        h(
+          'label',
+          {},
+          box,
+          ' ',
+          h('span', { class: 'swatch', style: `background:${PALETTE[opts.indexOf(o) % PALETTE.length]}` }),
+          a.available ? o.label : `${o.label} (${a.reason})`,
+        ),
+        a.available ? lr : null,
+      );
+    });
+    controls.replaceChildren(
+      h('h2', {}, 'Optimizer playground'),
+      h('label', { class: 'field' }, h('span', {}, 'function'), fnSel),
+      h(
+        'div',
+        {},
+        state.fn === 'quadratic'
+          ? settingControl(
+              { key: 'kappa', label: 'condition number κ', value: state.kappa, min: 1, max: 200, log: true },
+              state.kappa,
+              (v) => {
+                state.kappa = v;
+                fn = FUNCTIONS.quadratic(v);
+                buildField();
+                schedule();
+              },
+            )
+          : null,
+      ),
+      settingControl(
+        { key: 'steps', label: 'steps', value: state.steps, min: 10, max: 1000, int: true },
+        state.steps,
+        (v) => {
+          state.steps = v;
+          schedule();
+        },
+      ),
+      h('h3', {}, 'optimizers'),
+      ...optRows,
+    );
+  };
+
+  buildField();
+  buildControls();
+  run();
+  return () => {
+    clearTimeout(timer);
+    field?.destroy();
+    lossChart?.destroy();
+  };
+}
