@@ -19,12 +19,18 @@ export interface AdamFamilyOptions {
   maximize: boolean;
   /** Fused kernel: true forces it, false uses core ops, undefined picks it where the backend has it. */
   fused?: boolean;
+  /** Multi-tensor apply: keep the group's parameters and state in flat buffers, one update launch per step. */
+  flat?: boolean;
 }
 
 /** The step-dependent part of `adamUpdate`'s attrs. */
 type Coefficients = Pick<AdamUpdateAttrs, 'momentCoef' | 'gradCoef' | 'denomScale' | 'eps' | 'adaptive'>;
 
 abstract class AdamFamily<O extends AdamFamilyOptions> extends Optimizer<O> {
+  protected override flatCapable(): boolean {
+    return true;
+  }
+
   /** Adamax's infinity norm instead of the second moment. */
   protected infinityNorm = false;
 
@@ -104,9 +110,13 @@ export class Adam extends AdamFamily<AdamOptions> {
     super(params, { ...ADAM_DEFAULTS, ...options });
   }
 
-  protected override amsgrad(o: AdamOptions): boolean {
+  protected override validate(o: AdamOptions): void {
+    super.validate(o);
     if (typeof o.amsgrad !== 'boolean')
       throw new DescentError(this.name, `amsgrad must be a boolean, got ${o.amsgrad}`);
+  }
+
+  protected override amsgrad(o: AdamOptions): boolean {
     return o.amsgrad;
   }
 

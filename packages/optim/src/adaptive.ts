@@ -19,6 +19,8 @@ interface AdaptiveOptions {
   maximize: boolean;
   /** Fused kernel: true forces it, false uses core ops, undefined picks it where the backend has it. */
   fused?: boolean;
+  /** Multi-tensor apply: keep the group's parameters and state in flat buffers, one update launch per step. */
+  flat?: boolean;
 }
 
 function checkCommon(name: string, o: AdaptiveOptions): void {
@@ -40,6 +42,10 @@ export interface AdagradOptions extends AdaptiveOptions {
  * Defaults: lr 1e-2, lrDecay 0, weightDecay 0, initialAccumulatorValue 0, eps 1e-10.
  */
 export class Adagrad extends Optimizer<AdagradOptions> {
+  protected override flatCapable(): boolean {
+    return true;
+  }
+
   constructor(params: ParamsInput<AdagradOptions>, options: Partial<AdagradOptions> = {}) {
     super(params, {
       lr: 1e-2,
@@ -96,6 +102,10 @@ export interface RMSpropOptions extends AdaptiveOptions {
  * b ← μ·b + d/a, p ← p − lr·b. Defaults: lr 1e-2, alpha 0.99, eps 1e-8, momentum 0, centered false.
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  protected override flatCapable(): boolean {
+    return true;
+  }
+
   constructor(params: ParamsInput<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
     super(params, {
       lr: 1e-2,
@@ -155,6 +165,10 @@ export interface AdadeltaOptions extends AdaptiveOptions {
  * u ← ρ·u + (1 − ρ)·δ², p ← p − lr·δ. Defaults: lr 1, rho 0.9, eps 1e-6, weightDecay 0.
  */
 export class Adadelta extends Optimizer<AdadeltaOptions> {
+  protected override flatCapable(): boolean {
+    return true;
+  }
+
   constructor(params: ParamsInput<AdadeltaOptions>, options: Partial<AdadeltaOptions> = {}) {
     super(params, { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, maximize: false, ...options });
   }

@@ -2,12 +2,14 @@ import {
   applyUpdate,
   assign,
   compositeUpdate,
+  concat,
   DescentError,
   engine,
   full,
   getBackend,
   noGrad,
   type OpDef,
+  reshape,
   slice,
   type Tensor,
   tidy,
@@ -141,6 +143,11 @@ export abstract class Optimizer<O extends { lr: number }> {
     if (!Array.isArray(params)) throw new DescentError(this.name, 'a parameter group needs a params array');
     const options = { ...this.defaults, ...overrides } as O;
     this.validate(options);
+    if ((options as FlatOption).flat && !this.flatCapable())
+      throw new DescentError(
+        this.name,
+        'flat (multi-tensor) mode is only for optimizers with one elementwise update',
+      );
     const seen = new Set(this.groups.flatMap((g) => g.params));
     for (const p of params) {
       if (!isTensorLike(p)) throw new DescentError(this.name, `parameter ${String(p)} is not a tensor`);
@@ -194,7 +201,142 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Updates every parameter of a group that has a gradient (override for group-wide computations). */
   protected stepGroup(group: ParamGroup<O>): void {
+    if ((group.options as FlatOption).flat) {
+      this.stepFlat(group);
+      return;
+    }
     for (const p of group.params) if (p.grad) this.updateParam(p, p.grad, group.options);
+  }
+
+  // ------------------------------------------------------------------ multi-tensor apply (flat)
+
+  /**
+   * True for optimizers whose update is one elementwise fused op (`update` works unchanged on a
+   * flat buffer): they accept the `flat` option. A method, not a field, so the base constructor
+   * can ask it.
+   */
+  protected flatCapable(): boolean {
+    return false;
+  }
+
+  /** Flat layouts per group (multi-tensor apply). */
+  private readonly flatGroups = new Map<ParamGroup<O>, FlatGroup>();
+  /** The flat parameter buffers: `runUpdate` refuses the composite path on them. */
+  private readonly flatBuffers = new WeakSet<Tensor>();
+
+  /**
+   * One step of a `flat` group: the gradients are gathered into one buffer (one concat), and one
+   * fused update runs over the flat parameter and state buffers, of which every parameter and its
+   * state are sub-views. (Re)packs first when needed (first step, or something re-pointed a
+   * parameter or a state buffer, e.g. `assign` or `loadStateDict`).
+   */
+  private stepFlat(group: ParamGroup<O>): void {
+    const params = group.params;
+    if (params.length === 0) return;
+    const missing = params.find((p) => !p.grad);
+    if (missing)
+      throw new DescentError(
+        this.name,
+        `flat (multi-tensor) mode needs a gradient for every parameter of the group; ${missing.toString()} has none (use flat: false for groups with unused parameters)`,
+      );
+    let flat = this.flatGroups.get(group);
+    if (!flat || !this.flatIntact(flat, group)) flat = this.pack(group, flat);
+    const step = this.stateOf(params[0], group.options).step + 1;
+    for (const p of params) this.stateOf(p, group.options).step = step;
+    const parts: Tensor[] = [];
+    params.forEach((p, i) => {
+      parts.push(reshape(p.grad!, [p.size]));
+      const pad = flat.pads[i];
+      if (pad) parts.push(pad);
+    });
+    const grad = parts.length === 1 ? parts[0] : concat(parts);
+    this.update(flat.param, grad, group.options, flat.buffers, step);
+  }
+
+  /** True while every parameter and state buffer of the group is still a view of the flat buffers. */
+  private flatIntact(flat: FlatGroup, group: ParamGroup<O>): boolean {
+    return group.params.every((p, i) => {
+      if (p.storage !== flat.storages[i]) return false;
+      const buffers = this.stateOf(p, group.options).buffers;
+      return Object.entries(flat.stateStorages[i]).every(([k, st]) => buffers[k]?.storage === st);
+    });
+  }
+
+  /**
+   * Lays the group out in flat buffers (each parameter at a multiple of FLAT_ALIGN elements, zero
+   * gaps), copies the current parameter and state values in, and makes every parameter and state
+   * buffer a sub-view of them. Parameters keep their Tensor objects (models holding them see no change).
+   */
+  private pack(group: ParamGroup<O>, old: FlatGroup | undefined): FlatGroup {
+    const params = group.params;
+    const o = group.options;
+    const backend = params[0].backend;
+    const where = `${this.name} (flat)`;
+    for (const p of params)
+      if (p.backend !== backend)
+        throw new DescentError(
+          where,
+          `every parameter of a flat group must live on one backend: ${p.toString()} is not on '${backend}'`,
+        );
+    if (!getBackend(backend).view)
+      throw new DescentError(
+        where,
+        `backend '${backend}' cannot make sub-views (Backend.view), which flat (multi-tensor) mode needs`,
+      );
+    const offsets: number[] = [];
+    let total = 0;
+    for (const p of params) {
+      offsets.push(total);
+      total += Math.ceil(Math.max(p.size, 1) / FLAT_ALIGN) * FLAT_ALIGN;
+    }
+    const gaps = params.map((p, i) => (i + 1 < params.length ? offsets[i + 1] : total) - offsets[i] - p.size);
+    const specs = params.map((p) => this.stateSpec?.(p, o) ?? {});
+    const names = Object.keys(specs[0]);
+    const flat = noGrad(() => {
+      /** One new buffer: each parameter's piece followed by its gap filled with `fill`. */
+      const join = (piece: (p: Tensor, i: number) => Tensor, fill: (i: number) => number) => {
+        const parts: Tensor[] = [];
+        params.forEach((p, i) => {
+          parts.push(reshape(piece(p, i), [p.size]));
+          if (gaps[i] > 0) parts.push(full([gaps[i]], fill(i), { backend }));
+        });
+        return engine.keep(parts.length === 1 ? copyTensor(parts[0]) : concat(parts));
+      };
+      const pads = gaps.map((k) => (k > 0 ? engine.keep(full([k], 0, { backend })) : null));
+      const param = join(
+        (p) => p,
+        () => 0,
+      );
+      const buffers: Record<string, Tensor> = {};
+      for (const name of names)
+        buffers[name] = join(
+          (p, i) =>
+            this.stateOf(p, o).buffers[name] ??
+            full(specs[i][name].shape, specs[i][name].init ?? 0, { backend }),
+          (i) => specs[i][name].init ?? 0,
+        );
+      // Re-point parameters and state at windows of the new buffers.
+      const stateStorages: Record<string, unknown>[] = [];
+      params.forEach((p, i) => {
+        const view = engine.makeSubView(param, offsets[i], p.shape);
+        assign(p, view);
+        view.dispose();
+        const st = this.stateOf(p, o).buffers;
+        const storages: Record<string, unknown> = {};
+        for (const name of names) {
+          const prev = st[name];
+          st[name] = engine.keep(engine.makeSubView(buffers[name], offsets[i], p.shape));
+          prev?.dispose();
+          storages[name] = st[name].storage;
+        }
+        stateStorages.push(storages);
+      });
+      return { param, buffers, pads, storages: params.map((p) => p.storage as unknown), stateStorages };
+    });
+    if (old) disposeFlat(old);
+    this.flatBuffers.add(flat.param);
+    this.flatGroups.set(group, flat);
+    return flat;
   }
 
   /** Advances `p`'s step count, creates its state if needed, and calls `update`. */
@@ -254,6 +396,11 @@ export abstract class Optimizer<O extends { lr: number }> {
     fused: boolean | undefined,
   ): void {
     const tensors = { ...buffers, param, grad };
+    if (this.flatBuffers.has(param) && !this.useFused(param, op.name, fused))
+      throw new DescentError(
+        this.name,
+        `flat (multi-tensor) mode updates in place and needs the fused '${op.name}' kernel, which backend '${param.backend}' lacks (or fused: false was given)`,
+      );
     if (this.useFused(param, op.name, fused)) {
       applyUpdate(op, tensors, attrs);
       return;
@@ -397,7 +544,35 @@ export abstract class Optimizer<O extends { lr: number }> {
   dispose(): void {
     for (const s of this.paramState.values()) for (const t of Object.values(s.buffers)) t.dispose();
     this.paramState.clear();
+    // Parameters stay views of their flat buffer (which lives on as long as they do).
+    for (const f of this.flatGroups.values()) disposeFlat(f);
+    this.flatGroups.clear();
   }
+}
+
+/** Elements between parameter starts in a flat buffer: 64 f32 = 256 bytes, WebGPU's binding-offset alignment. */
+const FLAT_ALIGN = 64;
+
+/** The `flat` option of optimizers that support multi-tensor apply. */
+interface FlatOption {
+  flat?: boolean;
+}
+
+/** A group laid out in flat buffers (see `Optimizer.pack`). */
+interface FlatGroup {
+  param: Tensor;
+  buffers: Record<string, Tensor>;
+  /** Zero tensors filling each parameter's gap in the gathered gradient (null: no gap). */
+  pads: (Tensor | null)[];
+  /** The storage each parameter and each of its state buffers must still have. */
+  storages: unknown[];
+  stateStorages: Record<string, unknown>[];
+}
+
+function disposeFlat(f: FlatGroup): void {
+  f.param.dispose();
+  for (const t of Object.values(f.buffers)) t.dispose();
+  for (const t of f.pads) t?.dispose();
 }
 
 function isTensorLike(x: unknown): x is Tensor {

@@ -26,6 +26,8 @@ interface SgdFamilyOptions {
   maximize: boolean;
   /** Fused kernel: true forces it, false uses core ops, undefined picks it where the backend has it. */
   fused?: boolean;
+  /** Multi-tensor apply: keep the group's parameters and state in flat buffers, one update launch per step. */
+  flat?: boolean;
 }
 
 export interface SGDOptions extends SgdFamilyOptions {
@@ -42,6 +44,10 @@ export interface SGDOptions extends SgdFamilyOptions {
  * d + μ·b (Nesterov) or sign(·) (signSGD / Signum).
  */
 abstract class SgdFamily<O extends SgdFamilyOptions> extends Optimizer<O> {
+  protected override flatCapable(): boolean {
+    return true;
+  }
+
   protected abstract momentumOf(o: O): number;
   /** Buffer coefficients at `step`: [bufferDecay, gradScale]. */
   protected abstract bufferCoefficients(o: O, step: number): [number, number];
@@ -176,6 +182,10 @@ export class NormalizedSGD extends SgdFamily<NormalizedSGDOptions> {
     checkNonNegative('NormalizedSGD', 'eps', o.eps);
     if (o.normalize !== 'group' && o.normalize !== 'tensor')
       throw new DescentError('NormalizedSGD', `normalize must be 'group' or 'tensor', got ${o.normalize}`);
+  }
+
+  protected override flatCapable(): boolean {
+    return false;
   }
 
   protected momentumOf(): number {
