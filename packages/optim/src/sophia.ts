@@ -92,9 +92,13 @@ export class Sophia extends Optimizer<SophiaOptions> {
     return this.groups.flatMap((g) => g.params);
   }
 
-  /** True when a Hessian refresh is due: before the first step and after every k-th. */
+  /**
+   * True when a Hessian refresh is due: before the first step and after every k-th. Counted in the
+   * first parameter's steps (part of the state dict), so a resumed run refreshes on schedule.
+   */
   get hessianDue(): boolean {
-    return this.stepCount % this.hessianInterval === 0;
+    const first = this.params[0];
+    return (first ? this.stepOf(first) : 0) % this.hessianInterval === 0;
   }
 
   /** Refreshes the Hessian estimate if it is due; returns whether it did. */

@@ -162,7 +162,7 @@ describe('Shampoo', () => {
   // Library and reference run the same float64 algorithm; they differ in summation order inside
   // matmuls (≈ n·u relative per product). The roots amplify such differences by at most κ(H + εI)
   // ≲ 1e5 here (ε = 1e-3, ‖H‖ ≲ 100), over ≤ 100 products per root: ≲ 1e5·100·4·1.1e-16 ≈ 5e-9
-  // relative in the update, times lr·steps ≈ 0.6 on the parameters. Tolerance 1e-8.
+  // relative in the update, times lr·steps ≈ 1 on the parameters. Tolerance 1e-8.
   const TOL = 1e-8;
   for (const [name, shape, extra] of [
     ['matrix, summed statistics', [4, 3], {}],
@@ -173,21 +173,21 @@ describe('Shampoo', () => {
     ],
     ['vector (full-matrix AdaGrad direction)', [5], {}],
   ] as [string, number[], Partial<ShampooOptions>][]) {
-    it(`matches the float64 reference over 12 steps: ${name}`, () => {
+    it(`matches the float64 reference over 20 steps: ${name}`, () => {
       const rng = new Rng(shape.length * 17 + shape[0]);
       const q = new Quadratic(shape, rng, [0.1, 10]);
       const x0 = rng.normals(sizeOf(shape));
       const x = t64(x0, shape).requireGrad();
       const o = { ...base, ...extra };
       const opt = new Shampoo([x], o);
-      for (let t = 0; t < 12; t++)
+      for (let t = 0; t < 20; t++)
         tidy(() => {
           opt.zeroGrad();
           q.loss(x).backward();
           opt.step();
         });
       opt.zeroGrad();
-      const want = shampooReference(x0, shape, q, 12, o);
+      const want = shampooReference(x0, shape, q, 20, o);
       expectClose(host(x), want, TOL, 'Shampoo parameters');
       expect(Math.max(...want.map((w, i) => Math.abs(w - x0[i])))).toBeGreaterThan(0.05);
       opt.dispose();
