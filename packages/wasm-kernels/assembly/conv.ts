@@ -330,7 +330,7 @@ export function avg_pool2d_f32(x: usize, y: usize, geom: usize, countIncludePad:
           }
         }
         const div = countIncludePad ? KH * KW : count;
-        const s: f32 = <f32>1 / <f32>div;
+        const s: f32 = div > 0 ? <f32>1 / <f32>div : 0; // a window wholly in padding averages to 0
         let c = 0;
         for (; c + 4 <= C; c += 4) {
           const o = <usize>c << 2;

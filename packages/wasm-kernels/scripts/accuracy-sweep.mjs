@@ -5,6 +5,7 @@
 //
 //   node scripts/accuracy-sweep.mjs [--stride 61]                       plain SIMD build
 //   node --experimental-wasm-relaxed-simd scripts/accuracy-sweep.mjs    relaxed build (FMA)
+//   ... --only erfc,exp                                                  just these functions
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ import * as R from './ref-math.mjs';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
-const STRIDE = Number(argv[argv.indexOf('--stride') + 1] || 61);
+const STRIDE = argv.includes('--stride') ? Number(argv[argv.indexOf('--stride') + 1]) : 61;
 let relaxed = false;
 try {
   relaxed = WebAssembly.validate(readFileSync(join(pkgDir, 'build', 'kernels-relaxed.wasm')));
@@ -36,6 +37,7 @@ const U = {
   geluTanh: 14,
   softplus: 15,
   erf: 18,
+  erfc: 24,
 };
 const FUNCS = {
   exp: R.exp64,
@@ -43,6 +45,7 @@ const FUNCS = {
   tanh: R.tanh64,
   sigmoid: R.sigmoid64,
   erf: R.erf64,
+  erfc: R.erfc64,
   geluErf: R.geluErf64,
   geluTanh: R.geluTanh64,
   softplus: R.softplus64,
@@ -127,7 +130,9 @@ function sweep(name, ref) {
 
 console.log(`variant ${variant}, every ${STRIDE}th f32 bit pattern (${Math.floor(2 ** 32 / STRIDE)} points)`);
 const rows = [];
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : null;
 for (const [name, ref] of Object.entries(FUNCS)) {
+  if (only && !only.includes(name)) continue;
   const t0 = performance.now();
   const r = sweep(name, ref);
   rows.push(r);

@@ -8,7 +8,8 @@
  *
  * Every tensor is a 64-byte aligned region of the module's linear memory, handed out by the JS-side
  * allocator (freed regions are reused; typed-array views are re-made after the memory grows). Kernels
- * (src/kernels/, one table by op name) run synchronously in the module, so `readSync` is always
+ * (src/kernels/, one table by op name) run synchronously in the module — split across the worker pool
+ * for the big ones when threads > 1, returning when all parts are done — so `readSync` is always
  * available and `flush` has nothing to do.
  */
 import {
@@ -34,16 +35,35 @@ export interface WasmBackendOptions {
   initialBytes?: number;
   /** Cap on linear memory in bytes (default 4 GiB − 64 KiB, wasm32's limit). */
   maximumBytes?: number;
+  /**
+   * Threads (the caller included) for matmul, conv2d and its gradients and large elementwise maps: a
+   * worker pool over a shared memory (see KernelModule). Default: the available cores where shared
+   * memory exists (Node; cross-origin-isolated pages), else 1. Results are the same for any count.
+   * `createWasmBackendSync` is always single-threaded.
+   */
+  threads?: number;
+  /** The worker script for threads (default: threads/worker.js next to the module). */
+  workerUrl?: URL | string;
 }
 
-/** Storage of one tensor: `size` 4-byte elements at byte address `ptr`. */
+/**
+ * Storage of one tensor: `size` 4-byte elements at byte address `ptr`. A view (`base` set) is a window
+ * of another storage's region: it owns no memory and is never freed itself.
+ */
 class WasmStorage {
+  private released = false;
   constructor(
-    public ptr: number,
+    readonly ptr: number,
     readonly size: number,
     readonly dtype: DType,
+    readonly base?: WasmStorage,
   ) {}
-  freed = false;
+  get freed(): boolean {
+    return this.base ? this.base.freed : this.released;
+  }
+  release(): void {
+    this.released = true;
+  }
 }
 
 export class WasmBackend implements Backend {
@@ -124,11 +144,23 @@ export class WasmBackend implements Backend {
 
   free(data: DataId): void {
     const s = data as WasmStorage;
+    if (s.base) throw new Error(`backend '${this.name}' free: a view is not freed (its base storage is)`);
     if (s.freed) return;
-    s.freed = true;
+    s.release();
     this.liveBytes -= s.size * 4;
     this.liveTensors--;
     if (!this.disposed) this.km.free(s.ptr);
+  }
+
+  /** Elements [offset, offset + size) of `data`, sharing its memory (4-byte aligned, which SIMD loads accept). */
+  view(data: DataId, offset: number, size: number): DataId {
+    const s = data as WasmStorage;
+    if (s.freed) throw new Error(`backend '${this.name}' view: the tensor was already freed`);
+    if (!(offset >= 0 && offset + size <= s.size))
+      throw new RangeError(
+        `backend '${this.name}' view: [${offset}, ${offset + size}) is outside ${s.size} elements`,
+      );
+    return new WasmStorage(s.ptr + 4 * offset, size, s.dtype, s.base ?? s);
   }
 
   private ptrOf(t: TensorInfo): number {
@@ -189,6 +221,7 @@ export class WasmBackend implements Backend {
     if (this.disposed) return;
     this.disposed = true;
     this.km.releaseWorkspace();
+    this.km.dispose(); // stops the worker pool, if any
   }
 
   info(): Record<string, unknown> {
@@ -196,7 +229,7 @@ export class WasmBackend implements Backend {
       backend: this.name,
       variant: this.km.variant,
       relaxedSimd: this.km.variant === 'relaxed',
-      threads: 1,
+      threads: this.km.threads,
       memoryBytes: this.km.memory.buffer.byteLength,
     };
   }
@@ -211,13 +244,18 @@ const DEFAULT_INITIAL_BYTES = 16 << 20;
 function moduleOptions(opts: WasmBackendOptions): KernelModuleOptions {
   const o: KernelModuleOptions = { variant: opts.variant ?? 'auto' };
   if (opts.maximumBytes !== undefined) o.maximumBytes = opts.maximumBytes;
+  if (opts.threads !== undefined) o.threads = opts.threads;
+  if (opts.workerUrl !== undefined) o.workerUrl = opts.workerUrl;
   // a cap below the default initial size lowers the initial size instead of failing to create the memory
   const initial = opts.initialBytes ?? Math.min(DEFAULT_INITIAL_BYTES, opts.maximumBytes ?? Infinity);
   if (initial !== DEFAULT_INITIAL_BYTES) o.initialBytes = initial;
   return o;
 }
 
-/** Compiles (once per build, cached) and instantiates the kernel module: works on a browser's main thread. */
+/**
+ * Compiles (once per build, cached) and instantiates the kernel module, starting its worker pool when
+ * threads > 1: works on a browser's main thread.
+ */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
   return new WasmBackend(await KernelModule.create(moduleOptions(opts)), opts);
 }

@@ -7,7 +7,7 @@ import * as ops from '@descent/core';
 import { DescentError, engine, registerBackend, setBackend, type Tensor, tensor } from '@descent/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, createWasmBackendSync, type WasmBackend } from '../src/index.js';
-import { randomF32, VARIANT } from './helpers.js';
+import { expectClose, randomF32, U, VARIANT } from './helpers.js';
 
 let backend: WasmBackend;
 
@@ -227,5 +227,90 @@ describe('exp and log at the edges of f32, exactly as Math.exp / Math.log', () =
     expect(Array.from(y.slice(0, 7))).toEqual([-Infinity, -Infinity, NaN, NaN, NaN, Infinity, 0]);
     for (let i = 7; i < xs.length; i++)
       expect(ulps(y[i], Math.log(Math.fround(xs[i])))).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('threads', () => {
+  it('a backend with 2 threads splits big kernels across workers and matches 1 thread bit for bit', async () => {
+    const mt = await createWasmBackend({ variant: VARIANT, name: 'wasm-mt', threads: 2 });
+    const st = createWasmBackendSync({ variant: VARIANT, name: 'wasm-st' });
+    registerBackend('wasm-mt', () => mt, { replace: true });
+    registerBackend('wasm-st', () => st, { replace: true });
+    expect(st.info().threads).toBe(1);
+    const a = randomF32(256 * 300, 11);
+    const b = randomF32(300 * 200, 12);
+    const run = (name: string) =>
+      engine.tidy(() => {
+        const x = tensor(a, [256, 300], { backend: name });
+        const w = tensor(b, [300, 200], { backend: name });
+        return ops.sigmoid(ops.matmul(x, w)).dataSync();
+      });
+    const jobs = mt.km.parallelJobs;
+    expect(Array.from(run('wasm-mt'))).toEqual(Array.from(run('wasm-st')));
+    if (typeof SharedArrayBuffer === 'function') {
+      expect(mt.info().threads).toBe(2);
+      expect(mt.km.parallelJobs).toBeGreaterThan(jobs);
+    }
+    engine.removeBackend('wasm-mt');
+    engine.removeBackend('wasm-st');
+  });
+});
+
+describe('sub-views', () => {
+  it('a window of one storage reads, computes and writes through without owning memory', () => {
+    const base = tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [10]);
+    const before = backend.memory();
+    const v = ops.subView(base, 3, [2, 2]);
+    expect(backend.memory().bytes).toBe(before.bytes);
+    expect(Array.from(v.dataSync())).toEqual([3, 4, 5, 6]);
+    const w = ops.mul(v, 10);
+    expect(Array.from(w.dataSync())).toEqual([30, 40, 50, 60]);
+    // a fused in-place update through a window changes the base's elements, and only those
+    ops.tidy(() =>
+      ops.noGrad(() =>
+        ops.applyUpdate(
+          ops.SgdUpdate,
+          { param: ops.subView(base, 7, [2]), grad: tensor([1, 2], [2]) },
+          {
+            lr: 0.5,
+            weightDecay: 0,
+            momentum: 0,
+            bufferDecay: 0,
+            gradScale: 1,
+            hasMomentum: false,
+            nesterov: false,
+            maximize: false,
+            sign: false,
+          },
+        ),
+      ),
+    );
+    expect(Array.from(base.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6, 6.5, 7, 9]);
+    const vv = ops.subView(v, 1, [2]);
+    expect(Array.from(vv.dataSync())).toEqual([4, 5]);
+    base.dispose(); // the views keep the base alive
+    expect(Array.from(vv.dataSync())).toEqual([4, 5]);
+    ops.dispose([v, vv, w]);
+    expect(backend.memory().bytes).toBe(before.bytes - 40);
+  });
+});
+
+describe('pooling windows wholly in padding', () => {
+  it('avg gives 0 and max gives −inf, as the reference does; gradients route nothing there', () => {
+    const xs: [number[], number[]] = [Array.from(randomF32(2 * 3 * 3 * 2, 13)), [2, 3, 3, 2]];
+    // max is exact; avg rounds differently from the float64 reference: ≤ (n + 1)·u·max|x| for n ≤ 4 taps
+    const close = (r: ReturnType<typeof both>) => {
+      expect(r.got.shape).toEqual(r.want.shape);
+      expectClose(r.got.values, r.want.values, () => 5 * U, 'avgPool2d'); // |x| ≤ 1
+    };
+    const avg = (x: Tensor) => ops.avgPool2d(x, 2, { strides: 2, padding: 2 });
+    const max = (x: Tensor) => ops.maxPool2d(x, 2, { strides: 2, padding: 2 });
+    const r = both(avg, xs);
+    expect(r.got.values[0]).toBe(0); // window rows −2..−1: all padding
+    close(r);
+    close(both((x) => ops.grad((t: Tensor) => ops.sum(avg(t)))(x), xs));
+    expect(both(max, xs).got.values[0]).toBe(Number.NEGATIVE_INFINITY);
+    expectSame(both(max, xs));
+    expectSame(both((x) => ops.grad((t: Tensor) => ops.sum(max(t)))(x), xs));
   });
 });

@@ -16,6 +16,7 @@ const ULP: Partial<Record<UnaryOpName, number>> = {
   tanh: 1.5,
   sigmoid: 3,
   erf: 3,
+  erfc: 6.5,
   softplus: 3,
   geluErf: 8,
   silu: 5,
@@ -131,6 +132,7 @@ const APPROX: Partial<Record<UnaryOpName, [(x: number) => number, number, number
   tanh: [R.tanh64, -12, 12],
   sigmoid: [R.sigmoid64, -110, 110],
   erf: [R.erf64, -5, 5],
+  erfc: [R.erfc64, -6, 11],
   softplus: [R.softplus64, -110, 110],
   geluErf: [R.geluErf64, -15, 15],
   silu: [(x) => R.silu64(x, 1), -80, 80],
@@ -254,7 +256,7 @@ describe('unary maps', () => {
     for (let i = 7; i < 11; i++) expect(ulpError(y[i]!, Math.log(x[i]!))).toBeLessThanOrEqual(1);
   });
 
-  it('tanh / sigmoid / erf edge cases', () => {
+  it('tanh / sigmoid / erf / erfc edge cases', () => {
     const x = new Float32Array([Infinity, -Infinity, NaN, -0, 1e-30, -1e-40, 50, -50]);
     const t = run('tanh', x);
     expect(Array.from(t.subarray(0, 2))).toEqual([1, -1]);
@@ -274,6 +276,12 @@ describe('unary maps', () => {
     expect(e[1]).toBe(-1);
     expect(e[2]).toBeNaN();
     expect(Object.is(e[3], -0)).toBe(true);
+    const c = run('erfc', x);
+    expect(Array.from(c.subarray(0, 2))).toEqual([0, 2]);
+    expect(c[2]).toBeNaN();
+    expect(c[3]).toBe(1);
+    expect(c[6]).toBe(0); // erfc(50) underflows
+    expect(c[7]).toBe(2);
     const g = run('geluErf', new Float32Array([Infinity, NaN, 0, -30]));
     expect(g[0]).toBe(Infinity);
     expect(g[1]).toBeNaN();
