@@ -1,59 +1,146 @@
 #!/usr/bin/env node
 /**
- * `descent train`: the project's main job in Node — trains an MLP on two spirals and prints the loss
- * falling. Options: --steps N --lr X --momentum X --hidden N --samples N --seed N --backend NAME.
+ * `descent train`: the project's main job in Node. Trains a model on a task and prints progress
+ * (steps/s, loss, accuracy, ETA) and a final metrics line. Run `descent train --help` for options.
  */
-import { trainSpirals } from './train.js';
+import { DescentError } from '@descent/core';
+import { loadCheckpointFile, saveCheckpointFile } from './node.js';
+import { MODELS, type ModelName, optimizerNames, TASKS, type TaskName, train } from './train.js';
 
 const DEFAULTS = {
+  task: 'spirals' as string,
+  model: 'mlp' as string,
+  optimizer: 'sgd',
   backend: 'js',
   steps: 600,
-  lr: 0.3,
+  lr: Number.NaN, // NaN: the trainer's default for the optimizer and task
   momentum: 0.9,
+  batch: -1, // −1: the task's default (full batch for small tasks, 64 for images)
   hidden: 32,
   samples: 400,
   seed: 1,
   logEvery: 50,
+  save: '',
+  resume: '',
 };
+
+const HELP = `descent train [options]
+
+  --task       ${TASKS.join(' | ')}   (default spirals)
+  --model      ${MODELS.join(' | ')}   (default mlp)
+  --optimizer  any optimizer of @descent/optim by lower-case name (default sgd)
+  --backend    js | js64 | wasm | webgpu   (default js; wasm/webgpu need their packages)
+  --steps N    training steps (default 600)
+  --lr X       learning rate (default: per optimizer and task)
+  --momentum X SGD momentum (default 0.9)
+  --batch N    examples per step, 0 = full batch (default: per task)
+  --hidden N   hidden width (default 32)
+  --samples N  training examples (default 400)
+  --seed N     seed of data, initialization and shuffling (default 1)
+  --log-every N
+  --save FILE  write a safetensors checkpoint (weights, optimizer state, step) at the end
+  --resume FILE  continue from a checkpoint written by --save (same task/model/optimizer)`;
 
 function parseArgs(argv: string[]): typeof DEFAULTS {
   const opts = { ...DEFAULTS };
   const args = argv[0] === 'train' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--help' || args[i] === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
     const key = args[i]
       .replace(/^--/, '')
       .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof typeof DEFAULTS;
-    if (!(key in DEFAULTS) || args[i + 1] === undefined) {
-      throw new Error(
-        `unknown or incomplete option '${args[i]}' (options: ${Object.keys(DEFAULTS)
-          .map((k) => `--${k}`)
-          .join(' ')})`,
-      );
-    }
+    if (!args[i].startsWith('--') || !(key in DEFAULTS) || args[i + 1] === undefined)
+      throw new DescentError('descent train', `unknown or incomplete option '${args[i]}'\n\n${HELP}`);
     const raw = args[++i];
     const value = typeof DEFAULTS[key] === 'number' ? Number(raw) : raw;
     if (typeof value === 'number' && !Number.isFinite(value))
-      throw new Error(`option --${key} needs a number, got '${raw}'`);
+      throw new DescentError('descent train', `option --${key} needs a number, got '${raw}'`);
     (opts as Record<string, unknown>)[key] = value;
   }
+  if (!(TASKS as readonly string[]).includes(opts.task))
+    throw new DescentError('descent train', `unknown task '${opts.task}' (available: ${TASKS.join(', ')})`);
+  if (!(MODELS as readonly string[]).includes(opts.model))
+    throw new DescentError(
+      'descent train',
+      `unknown model '${opts.model}' (available: ${MODELS.join(', ')})`,
+    );
   return opts;
 }
 
+const fmtTime = (s: number) =>
+  !Number.isFinite(s)
+    ? '?'
+    : s < 60
+      ? `${s.toFixed(0)}s`
+      : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+
+/** One progress line: a bar on a terminal (rewritten in place), plain lines otherwise. */
+function progress(s: {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  accuracy: number;
+  stepsPerSecond: number;
+  etaSeconds: number;
+  liveTensors: number;
+}): void {
+  const width = 24;
+  const filled = Math.round((width * s.step) / s.totalSteps);
+  const acc = Number.isNaN(s.accuracy) ? '' : `  acc ${(100 * s.accuracy).toFixed(1)}%`;
+  const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${String(s.step).padStart(5)}/${s.totalSteps}  loss ${s.loss.toFixed(4)}${acc}  ${s.stepsPerSecond.toFixed(1)} steps/s  ETA ${fmtTime(s.etaSeconds)}  live tensors ${s.liveTensors}`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}${s.step === s.totalSteps ? '\n' : ''}`);
+  else console.log(line);
+}
+
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const o = parseArgs(process.argv.slice(2));
   console.log(
-    `descent train: MLP 2→${opts.hidden}→${opts.hidden}→2 on ${opts.samples} two-spirals points, SGD(lr=${opts.lr}, momentum=${opts.momentum}), backend '${opts.backend}', ${opts.steps} steps`,
+    `descent train: task ${o.task}, model ${o.model}, optimizer ${o.optimizer}, backend '${o.backend}', ${o.steps} steps (optimizers available: ${optimizerNames().join(', ')})`,
   );
-  const { first, last } = await trainSpirals({
-    ...opts,
-    onLog: (s) =>
-      console.log(
-        `step ${String(s.step).padStart(5)}  loss ${s.loss.toFixed(4)}  accuracy ${(100 * s.accuracy).toFixed(1)}%  ${s.stepsPerSecond.toFixed(0)} steps/s  live tensors ${s.liveTensors}`,
-      ),
+  const t0 = performance.now();
+  const result = await train({
+    task: o.task as TaskName,
+    model: o.model as ModelName,
+    optimizer: o.optimizer,
+    backend: o.backend,
+    steps: o.steps,
+    lr: Number.isNaN(o.lr) ? undefined : o.lr,
+    momentum: o.momentum,
+    batch: o.batch < 0 ? undefined : o.batch,
+    hidden: o.hidden,
+    samples: o.samples,
+    seed: o.seed,
+    logEvery: o.logEvery,
+    onLog: progress,
+    resume: o.resume
+      ? async (model, optimizer) => {
+          const { step } = await loadCheckpointFile(o.resume, { model, optimizer });
+          console.log(`resumed from ${o.resume} at step ${step}`);
+          return step;
+        }
+      : undefined,
   });
+  const { first, last, test } = result;
+  const testPart = test
+    ? `, test ${test.metric} ${test.metric === 'accuracy' ? `${(100 * test.value).toFixed(1)}%` : test.value.toFixed(5)} (${test.n} examples)`
+    : '';
+  const accPart = Number.isNaN(last.accuracy) ? '' : `, train accuracy ${(100 * last.accuracy).toFixed(1)}%`;
   console.log(
-    `done: loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`,
+    `done: loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}${accPart}${testPart}; ${last.stepsPerSecond.toFixed(1)} steps/s, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+  if (o.save) {
+    await saveCheckpointFile(o.save, {
+      model: result.model,
+      optimizer: result.optimizer,
+      step: last.step,
+      metadata: { task: o.task, model: o.model, optimizer: o.optimizer },
+    });
+    console.log(`saved ${o.save} (step ${last.step})`);
+  }
+  result.dispose();
 }
 
 main().catch((e: unknown) => {

@@ -45,5 +45,16 @@ export {
   type TensorToWrite,
   writeSafetensors,
 } from './safetensors.js';
-export { type TrainLog, type TrainOptions, trainSpirals } from './train.js';
+export {
+  MODELS,
+  type ModelName,
+  optimizerNames,
+  TASKS,
+  type TaskName,
+  type TrainLog,
+  type TrainOptions,
+  type TrainResult,
+  train,
+  trainSpirals,
+} from './train.js';
 export * from './transformer.js';

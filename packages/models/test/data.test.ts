@@ -68,6 +68,10 @@ describe('generated datasets', () => {
     // (σ ≤ √(0.1·0.9/4000) ≈ 0.005): a 4σ bound.
     expect(Math.abs(rate - 0.1)).toBeLessThan(0.02);
     expect(() => imbalancedLogistic(10, 2, { positiveRate: 1 })).toThrow(/positiveRate must be in \(0, 1\)/);
+    // A test split shares the generating weights but not the inputs.
+    const test = imbalancedLogistic(100, 8, { positiveRate: 0.1, seed: 3, sampleSeed: 4 });
+    expect(Array.from(test.trueWeights)).toEqual(Array.from(d.trueWeights));
+    expect(same(test.x, d.x)).toBe(false);
   });
 
   it('synthetic shapes: four balanced classes of NHWC images', () => {

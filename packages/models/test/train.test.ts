@@ -1,39 +1,64 @@
-import { memory, tensor } from '@descent/core';
+/** The training loop behind `descent train`: tasks × models × optimizers, resume, errors, no leaks. */
+import { memory } from '@descent/core';
 import { describe, expect, it } from 'vitest';
-import { Linear, MLP, trainSpirals, twoSpirals } from '../src/index.js';
+import { loadCheckpoint, optimizerNames, saveCheckpoint, train, trainSpirals } from '../src/index.js';
 
-describe('models', () => {
-  it('Linear computes x·W + b', () => {
-    const l = new Linear(2, 3, { seed: 3 });
-    const x = tensor([[1, 2]]);
-    const w = l.weight.dataSync();
-    const y = l.forward(x).dataSync();
-    for (let j = 0; j < 3; j++) expect(y[j]).toBeCloseTo(w[j] + 2 * w[3 + j], 6);
-    expect(new MLP([2, 4, 3]).parameters().map((p) => p.shape)).toEqual([[2, 4], [4], [4, 3], [3]]);
-  });
+const base = { backend: 'js', hidden: 16, samples: 200, seed: 1, logEvery: 1000, optimizer: 'sgd' } as const;
 
-  it('two spirals are deterministic and balanced', () => {
-    const a = twoSpirals(100, { seed: 5 });
-    const b = twoSpirals(100, { seed: 5 });
-    expect(Array.from(a.x)).toEqual(Array.from(b.x));
-    expect(a.y.reduce((s, v) => s + v, 0)).toBe(50);
-    expect(Array.from(twoSpirals(100, { seed: 6 }).x)).not.toEqual(Array.from(a.x));
-  });
-
-  it('the training loop drives the loss down without leaking', async () => {
+describe('train', () => {
+  it('the spirals entry point drives the loss down without leaking', async () => {
     const before = memory('js').tensors;
-    const { first, last } = await trainSpirals({
-      backend: 'js',
-      steps: 300,
-      lr: 0.3,
-      momentum: 0.9,
-      hidden: 16,
-      samples: 200,
-      seed: 1,
-      logEvery: 100,
-    });
+    const { first, last } = await trainSpirals({ ...base, steps: 300, lr: 0.3, momentum: 0.9 });
     expect(last.loss).toBeLessThan(0.6 * first.loss);
     expect(last.accuracy).toBeGreaterThan(0.8);
     expect(memory('js').tensors).toBe(before);
+  });
+
+  it('fits imbalanced logistic data with a linear model (test accuracy above the 90% majority guess)', async () => {
+    const r = await train({ ...base, task: 'logistic', model: 'linear', steps: 150, lr: 0.5, samples: 1000 });
+    expect(r.test?.metric).toBe('accuracy');
+    expect(r.test!.value).toBeGreaterThan(0.9);
+    expect(r.last.loss).toBeLessThan(0.5 * r.first.loss);
+    r.dispose();
+  });
+
+  it('a student MLP generalizes on teacher–student regression', async () => {
+    const r = await train({ ...base, task: 'teacher', model: 'mlp', steps: 150, lr: 0.1 });
+    expect(r.test?.metric).toBe('mse');
+    // The targets have variance ≈ 0.5; a fitted student is far below that on unseen inputs.
+    expect(r.test!.value).toBeLessThan(0.1);
+    r.dispose();
+  });
+
+  it('resuming from a checkpoint continues exactly like an uninterrupted run', async () => {
+    const o = { ...base, task: 'circles', model: 'swiglu', lr: 0.1 } as const;
+    const straight = await train({ ...o, steps: 20 });
+    const half = await train({ ...o, steps: 10 });
+    const bytes = await saveCheckpoint({ model: half.model, optimizer: half.optimizer, step: 10 });
+    half.dispose();
+    const resumed = await train({
+      ...o,
+      steps: 10,
+      resume: async (model, optimizer) => (await loadCheckpoint(bytes, { model, optimizer })).step,
+    });
+    expect(resumed.last.step).toBe(20);
+    expect(resumed.model.parameters().map((p) => Array.from(p.dataSync()))).toEqual(
+      straight.model.parameters().map((p) => Array.from(p.dataSync())),
+    );
+    straight.dispose();
+    resumed.dispose();
+  });
+
+  it('names what is wrong: unknown optimizer, backend, or a model that does not fit the task', async () => {
+    expect(optimizerNames()).toContain('sgd');
+    await expect(
+      train({ ...base, task: 'spirals', model: 'mlp', steps: 1, optimizer: 'nope' }),
+    ).rejects.toThrow(/unknown optimizer 'nope' \(available: .*sgd/);
+    await expect(train({ ...base, task: 'spirals', model: 'mlp', steps: 1, backend: 'tpu' })).rejects.toThrow(
+      /unknown backend 'tpu'/,
+    );
+    await expect(train({ ...base, task: 'spirals', model: 'resnet', steps: 1 })).rejects.toThrow(
+      /model 'resnet' does not fit task 'spirals' \(features input; it takes image\)/,
+    );
   });
 });
