@@ -18,7 +18,6 @@ import {
   setSeed,
   slice,
   type Tensor,
-  tensor,
   tidy,
 } from '@descent/core';
 import * as optim from '@descent/optim';
