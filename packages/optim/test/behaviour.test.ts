@@ -31,7 +31,9 @@ function minimize(x: Tensor[], opt: Optimizer<{ lr: number }>, loss: () => Tenso
   }
   opt.zeroGrad();
   opt.dispose();
-  noGrad(() => x.forEach((p) => p.dispose()));
+  noGrad(() => {
+    for (const p of x) p.dispose();
+  });
   return last;
 }
 

@@ -81,14 +81,20 @@ function run(opt: Opt, params: Tensor[], from: number, to: number): void {
 }
 
 const values = (ps: Tensor[]) => ps.map((p) => Array.from(p.dataSync()));
-const free = (ps: Tensor[]) => noGrad(() => ps.forEach((p) => p.dispose()));
+function disposeAll(ts: Iterable<Tensor>): void {
+  noGrad(() => {
+    for (const t of ts) t.dispose();
+  });
+}
+const free = disposeAll;
+const dictTensors = (d: { state: Record<number, { buffers: Record<string, Tensor> }> }) =>
+  Object.values(d.state).flatMap((s) => Object.values(s.buffers));
 /** Same values bit for bit (Object.is: −0 ≠ 0, NaN = NaN). */
 function expectBitExact(got: number[][], want: number[][], what: string): void {
-  got.forEach((g, k) =>
-    g.forEach((v, i) => {
-      if (!Object.is(v, want[k][i])) throw new Error(`${what}: param ${k}[${i}] = ${v}, want ${want[k][i]}`);
-    }),
-  );
+  for (let k = 0; k < got.length; k++)
+    for (let i = 0; i < got[k].length; i++)
+      if (!Object.is(got[k][i], want[k][i]))
+        throw new Error(`${what}: param ${k}[${i}] = ${got[k][i]}, want ${want[k][i]}`);
 }
 
 describe('stateDict / loadStateDict', () => {
@@ -113,11 +119,7 @@ describe('stateDict / loadStateDict', () => {
         const optC = make(c, { lr: 123 }); // hyperparameters come from the dict
         optC.loadStateDict(dict);
         expect(optC.groups[0].options.lr).not.toBe(123);
-        noGrad(() =>
-          tidy(() =>
-            Object.values(dict.state).forEach((s) => Object.values(s.buffers).forEach((t) => t.dispose())),
-          ),
-        );
+        disposeAll(dictTensors(dict));
         run(optC, c, 6, 12);
         expectBitExact(values(c), want, `${name} resumed`);
         optA.dispose();
@@ -153,11 +155,7 @@ describe('stateDict / loadStateDict', () => {
     expect(opt.stepOf(p)).toBe(1);
     opt.zeroGrad();
     opt.dispose();
-    noGrad(() =>
-      [p, q, ...Object.values(dict.state).flatMap((s) => Object.values(s.buffers))].forEach((t) =>
-        t.dispose(),
-      ),
-    );
+    disposeAll([p, q, ...dictTensors(dict)]);
   });
 
   it('rejects a bad state with a clear error and leaves the optimizer as it was', () => {
@@ -215,7 +213,7 @@ describe('stateDict / loadStateDict', () => {
     }
     opt.dispose();
     other.dispose();
-    noGrad(() => [...ps, wrongShape].forEach((t) => t.dispose()));
+    disposeAll([...ps, wrongShape]);
     for (const d of [good, sgdDict, before, after])
       for (const s of Object.values(d.state)) for (const t of Object.values(s.buffers)) t.dispose();
   });

@@ -80,7 +80,7 @@ const ex = (ctx: WasmKernelContext) => ctx.exports as unknown as UpdateExports;
 /** Address of an optional input (0 when the variant does not read it). */
 const opt = (ctx: WasmKernelContext, t: TensorInfo | undefined) => (t ? ctx.ptr(t) : 0);
 
-const sgdUpdate: WasmKernel = (ctx, [p, g, b], [], a: SgdUpdateAttrs) =>
+const sgdUpdate: WasmKernel = (ctx, [p, g, b], _outputs, a: SgdUpdateAttrs) =>
   ex(ctx).sgd_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
@@ -94,7 +94,7 @@ const sgdUpdate: WasmKernel = (ctx, [p, g, b], [], a: SgdUpdateAttrs) =>
     a.gradScale,
   );
 
-const adagradUpdate: WasmKernel = (ctx, [p, g, s], [], a: AdagradUpdateAttrs) =>
+const adagradUpdate: WasmKernel = (ctx, [p, g, s], _outputs, a: AdagradUpdateAttrs) =>
   ex(ctx).adagrad_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
@@ -106,7 +106,7 @@ const adagradUpdate: WasmKernel = (ctx, [p, g, s], [], a: AdagradUpdateAttrs) =>
     a.eps,
   );
 
-const rmspropUpdate: WasmKernel = (ctx, inputs, [], a: RmspropUpdateAttrs) => {
+const rmspropUpdate: WasmKernel = (ctx, inputs, _outputs, a: RmspropUpdateAttrs) => {
   const [p, g, sq] = inputs;
   const ga = a.centered ? inputs[3] : undefined;
   const b = a.hasMomentum ? inputs[a.centered ? 4 : 3] : undefined;
@@ -127,7 +127,7 @@ const rmspropUpdate: WasmKernel = (ctx, inputs, [], a: RmspropUpdateAttrs) => {
   );
 };
 
-const adadeltaUpdate: WasmKernel = (ctx, [p, g, sq, acc], [], a: AdadeltaUpdateAttrs) =>
+const adadeltaUpdate: WasmKernel = (ctx, [p, g, sq, acc], _outputs, a: AdadeltaUpdateAttrs) =>
   ex(ctx).adadelta_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
@@ -142,7 +142,7 @@ const adadeltaUpdate: WasmKernel = (ctx, [p, g, sq, acc], [], a: AdadeltaUpdateA
     a.weightDecay,
   );
 
-const adamUpdate: WasmKernel = (ctx, [p, g, m, v, vmax], [], a: AdamUpdateAttrs) =>
+const adamUpdate: WasmKernel = (ctx, [p, g, m, v, vmax], _outputs, a: AdamUpdateAttrs) =>
   ex(ctx).adam_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
@@ -163,7 +163,7 @@ const adamUpdate: WasmKernel = (ctx, [p, g, m, v, vmax], [], a: AdamUpdateAttrs)
     a.eps,
   );
 
-const lionUpdate: WasmKernel = (ctx, [p, g, m], [], a: LionUpdateAttrs) =>
+const lionUpdate: WasmKernel = (ctx, [p, g, m], _outputs, a: LionUpdateAttrs) =>
   ex(ctx).lion_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
@@ -178,7 +178,7 @@ const lionUpdate: WasmKernel = (ctx, [p, g, m], [], a: LionUpdateAttrs) =>
     a.decay,
   );
 
-const adafactorUpdate: WasmKernel = (ctx, [p, g, rs, cs, scale, m], [], a: AdafactorUpdateAttrs) =>
+const adafactorUpdate: WasmKernel = (ctx, [p, g, rs, cs, scale, m], _outputs, a: AdafactorUpdateAttrs) =>
   ex(ctx).adafactor_update_f32(
     ctx.ptr(p),
     ctx.ptr(g),
