@@ -224,11 +224,11 @@ describe(`threads (${VARIANT})`, () => {
 
   describe('matmul / gemm', () => {
     const cases: [number, number, number, boolean, boolean][] = [
-      [131, 97, 300, false, false],
-      [131, 97, 300, true, false],
-      [131, 97, 300, false, true],
-      [131, 97, 300, true, true],
-      [33, 517, 260, false, false], // N > M: column split
+      [131, 97, 720, false, false],
+      [131, 97, 720, true, false],
+      [131, 97, 720, false, true],
+      [131, 97, 720, true, true],
+      [33, 517, 600, false, false], // N > M: column split
       [257, 129, 1100, true, false], // K over four KC blocks
     ];
     for (const [M, N, K, tA, tB] of cases) {
@@ -250,7 +250,7 @@ describe(`threads (${VARIANT})`, () => {
     }
 
     it('batched, with a broadcast operand (stride 0) and a batch that does not divide evenly', () => {
-      const [B, M, N, K] = [3, 70, 90, 200];
+      const [B, M, N, K] = [3, 70, 90, 500];
       const a = randomF32(B * M * K, 4);
       const b = randomF32(K * N, 5);
       same([a, b], B * M * N, (km, [pa, pb], pc) =>
@@ -263,7 +263,7 @@ describe(`threads (${VARIANT})`, () => {
     });
 
     it('gemm with leading dimensions larger than the operands', () => {
-      const [M, N, K, lda, ldb, ldc] = [150, 100, 260, 300, 130, 120];
+      const [M, N, K, lda, ldb, ldc] = [150, 100, 400, 430, 130, 120];
       const a = randomF32(M * lda, 7);
       const b = randomF32(K * ldb, 8);
       same(
@@ -294,7 +294,7 @@ describe(`threads (${VARIANT})`, () => {
         N: 3,
         H: 17,
         W: 15,
-        C: 16,
+        C: 32,
         KH: 3,
         KW: 3,
         Cout: 24,
@@ -312,10 +312,10 @@ describe(`threads (${VARIANT})`, () => {
         N: 4,
         H: 27,
         W: 25,
-        C: 12,
+        C: 24,
         KH: 3,
         KW: 2,
-        Cout: 40,
+        Cout: 80,
         strideH: 2,
         strideW: 1,
         padTop: 2,
@@ -330,10 +330,10 @@ describe(`threads (${VARIANT})`, () => {
         N: 2,
         H: 30,
         W: 30,
-        C: 33,
+        C: 64,
         KH: 1,
         KW: 1,
-        Cout: 40,
+        Cout: 64,
         strideH: 1,
         strideW: 1,
         padTop: 0,
@@ -351,7 +351,7 @@ describe(`threads (${VARIANT})`, () => {
         C: 8,
         KH: 5,
         KW: 5,
-        Cout: 16,
+        Cout: 48,
         strideH: 1,
         strideW: 1,
         padTop: 2,
@@ -387,9 +387,9 @@ describe(`threads (${VARIANT})`, () => {
 
   describe('elementwise', () => {
     const unary: [UnaryOpName, number][] = [
-      ['exp', 200_003],
+      ['exp', 400_003],
       ['geluErf', 100_001],
-      ['relu', 1_000_003],
+      ['relu', 2_500_003],
       ['silu', 300_000],
     ];
     for (const [op, n] of unary) {
@@ -400,10 +400,10 @@ describe(`threads (${VARIANT})`, () => {
     }
 
     const binary: [BinaryOpName, number[], number[], number[]][] = [
-      ['add', [7, 301, 257], [7, 301, 257], [301, 1]],
-      ['mul', [5, 3, 211, 130], [1, 3, 1, 130], [5, 3, 211, 130]],
+      ['add', [13, 301, 357], [13, 301, 357], [301, 1]],
+      ['mul', [9, 3, 211, 260], [1, 3, 1, 260], [9, 3, 211, 260]],
       ['pow', [60_001], [60_001], [1]],
-      ['max', [3, 1, 200_000], [3, 1, 200_000], [3, 1, 1]],
+      ['max', [3, 1, 500_000], [3, 1, 500_000], [3, 1, 1]],
     ];
     for (const [op, out, sa, sb] of binary) {
       it(`binary ${op} ${JSON.stringify(sa)} ∘ ${JSON.stringify(sb)} → ${JSON.stringify(out)}`, () => {
@@ -425,10 +425,10 @@ describe(`threads (${VARIANT})`, () => {
     }
 
     it('binary i32 with broadcasting', () => {
-      const out = [400, 1501];
+      const out = [900, 1501];
       const plan = broadcastPlan(out, [out, [1501]]);
       const r = rng(41);
-      const a = Int32Array.from({ length: 400 * 1501 }, () => Math.floor(r(-1e6, 1e6)));
+      const a = Int32Array.from({ length: 900 * 1501 }, () => Math.floor(r(-1e6, 1e6)));
       const b = Int32Array.from({ length: 1501 }, () => Math.floor(r(-1e6, 1e6)));
       same([a, b], plan.size, (km, [pa, pb], py) => km.binary('sub', pa!, pb!, py, plan, 'i32'));
     });

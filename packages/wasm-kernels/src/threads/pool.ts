@@ -21,10 +21,10 @@
  * per thread, one 64-byte odometer scratch per thread.
  *
  * Fork-join: the caller writes each worker's slot, sets PENDING, bumps EPOCH and notifies, runs its own
- * share on its own instance, then waits for PENDING = 0 — with Atomics.wait where the caller may block
- * (Node's main thread, any worker), by spinning on Atomics.load on a browser main thread (where
- * Atomics.wait throws). The spin only covers the imbalance at the end of a job: the caller computes a full
- * share first.
+ * share on its own instance, then waits for PENDING = 0: it polls for up to 50 µs, then sleeps in
+ * Atomics.wait where the caller may block (Node's main thread, any worker) and keeps polling on a browser
+ * main thread (where Atomics.wait throws). That spin only covers the imbalance at the end of a job: the
+ * caller computes a full share first. Workers poll for 50 µs after a job before they sleep.
  */
 import type { LinearAllocator } from '../allocator.js';
 
@@ -50,8 +50,13 @@ export const SLOT_BYTES = 1024;
 export const PARAM_BYTES = 2048;
 const SCRATCH_BYTES = 64;
 
-/** Polls of the epoch a worker makes before it blocks (≈ 10–20 µs): back-to-back kernels skip the futex. */
-const DEFAULT_SPIN = 20000;
+/**
+ * How long a worker polls for the next job before it sleeps in Atomics.wait, and how long the caller polls
+ * for the end of a job before it does. A futex wake-up costs ≈ 20–100 µs (more on a busy machine); a
+ * poll answers in < 1 µs. Short, because on a shared machine a polling thread takes its core from
+ * everyone else; jobs are only split when each thread gets ≥ MIN_NS_PER_THREAD (src/threads/split.ts).
+ */
+const DEFAULT_SPIN_US = 50;
 /** How long `create` waits for a worker to load and instantiate before giving up. */
 const READY_TIMEOUT_MS = 30_000;
 /** How long `dispose` waits for the workers to acknowledge QUIT. */
@@ -151,8 +156,8 @@ export interface ThreadPoolOptions {
   names: readonly string[];
   /** Where the worker script is (default: ./worker.js next to this module). */
   workerUrl?: URL | string | undefined;
-  /** Polls before a worker sleeps (default 20000; 0 sleeps at once). */
-  spin?: number | undefined;
+  /** Microseconds a worker polls for the next job before it sleeps (default 50; 0 sleeps at once). */
+  spinUs?: number | undefined;
 }
 
 export class ThreadPool {
@@ -239,7 +244,7 @@ export class ThreadPool {
                   errorText: ERROR_TEXT,
                   errorTextMax: ERROR_TEXT_MAX,
                 },
-                spin: opts.spin ?? DEFAULT_SPIN,
+                spinUs: opts.spinUs ?? DEFAULT_SPIN_US,
               });
             }),
         ),
@@ -289,12 +294,16 @@ export class ThreadPool {
     if (localError !== undefined) throw localError;
   }
 
+  /** Waits for PENDING = 0: polls for up to DEFAULT_SPIN_US, then sleeps where the caller may block. */
   private join(): void {
     const at = this.ctrl + PENDING;
+    const spinUntil = performance.now() + DEFAULT_SPIN_US / 1000;
+    let polls = 0;
     for (;;) {
       const p = Atomics.load(this.i32, at);
       if (p === 0) return;
-      if (this.callerBlocks) Atomics.wait(this.i32, at, p);
+      if (!this.callerBlocks || (++polls & 63) !== 0 || performance.now() < spinUntil) continue;
+      Atomics.wait(this.i32, at, p);
     }
   }
 

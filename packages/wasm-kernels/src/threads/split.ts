@@ -40,12 +40,12 @@ export type Plan = PlannedCall[][];
 
 // ---- when to split ------------------------------------------------------------------------------------
 //
-// A fork-join costs ≈ 5–10 µs when the workers are still polling (back-to-back kernels) and ≈ 50–100 µs
-// when they sleep (futex wake-up of each worker). A split only pays when every thread gets well above that,
-// so each thread must be handed at least ~50 µs of estimated single-thread time.
+// A fork-join costs < 5 µs when the workers are still polling (kernels back to back) and ≈ 20–100 µs when
+// they sleep (a futex wake-up per worker; more on a busy machine). A split only pays when every thread gets
+// well above that, so each thread must be handed at least MIN_NS_PER_THREAD of estimated one-thread time.
 
 /** Minimum estimated work per thread, in nanoseconds of single-thread time. */
-export const MIN_NS_PER_THREAD = 50_000;
+export const MIN_NS_PER_THREAD = 150_000;
 /** Single-thread gemm speed used to estimate time (GFLOP/s ≈ flop/ns), a low guess of 35–48. */
 const GEMM_FLOP_PER_NS = 30;
 /** Estimated ns per element of a unary map (measured order of magnitude, 4M elements, one thread). */

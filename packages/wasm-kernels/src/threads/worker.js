@@ -24,7 +24,7 @@
  * @property {string[]} names             export names, indexed by the call records' function ids
  * @property {{ epoch: number, pending: number, quit: number, error: number, errorLen: number,
  *   errorText: number, errorTextMax: number }} layout  i32 indices into the control block
- * @property {number} spin                polls of the epoch before blocking in Atomics.wait
+ * @property {number} spinUs              microseconds a worker polls for the next job before it sleeps
  */
 
 const isNode = typeof (/** @type {any} */ (globalThis).process?.versions?.node) === 'string';
@@ -111,11 +111,13 @@ function loop(init, fns, i32, f64, c, slot, L) {
   // worker has seen — reading it here instead could miss a job started between 'ready' and this line.
   let seen = 0;
   for (;;) {
-    // a new job bumps the epoch; poll briefly (back-to-back kernels), then sleep
-    let spins = init.spin;
+    // A new job bumps the epoch. Poll for up to spinUs first (kernels often come back to back, and a
+    // futex wake-up costs 20–100 µs), then sleep. The clock is read every 64 polls only.
+    const spinUntil = performance.now() + init.spinUs / 1000;
+    let polls = 0;
     while (Atomics.load(i32, c + L.epoch) === seen) {
-      if (spins > 0) spins--;
-      else Atomics.wait(i32, c + L.epoch, seen);
+      if ((++polls & 63) !== 0 || performance.now() < spinUntil) continue;
+      Atomics.wait(i32, c + L.epoch, seen);
     }
     seen = Atomics.load(i32, c + L.epoch);
     if (Atomics.load(i32, c + L.quit) !== 0) {
