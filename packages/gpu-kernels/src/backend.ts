@@ -11,6 +11,8 @@ import { type AcquiredDevice, acquireDevice, type DeviceInfo, type DeviceOptions
 import { BufferPool, sizeClass } from './webgpu/buffer-pool.js';
 import type { DispatchSpec, KernelContext } from './webgpu/kernel.js';
 import { GPU_KERNELS } from './webgpu/kernels/index.js';
+import { SPLITTING_OPS } from './webgpu/kernels/splitting.js';
+import type { SplitLimits } from './webgpu/split.js';
 import { PARAM_WORDS } from './webgpu/wgsl.js';
 
 export interface WebGPUBackendOptions extends DeviceOptions {
@@ -145,6 +147,8 @@ export class WebGPUBackend implements Backend {
   readonly device: GPUDevice;
   readonly deviceInfo: DeviceInfo;
   readonly limits: Readonly<Record<string, number>>;
+  /** The largest storage binding and the binding offset alignment, in elements (see split.ts). */
+  readonly splitLimits: SplitLimits;
 
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
@@ -160,6 +164,7 @@ export class WebGPUBackend implements Backend {
   private liveTensors = 0;
   private peakBytes = 0;
   private submits = 0;
+  private totalDispatches = 0;
   private readonly scopes = new Set<Promise<void>>();
   private firstError: Error | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -175,6 +180,14 @@ export class WebGPUBackend implements Backend {
     for (const [k, v] of Object.entries(opts.limitOverrides ?? {}))
       if (typeof v === 'number') limits[k] = Math.min(v, limits[k] ?? v);
     this.limits = limits;
+    const alignElements = Math.max(1, (limits.minStorageBufferOffsetAlignment || 256) / 4);
+    const maxElements = Math.floor(limits.maxStorageBufferBindingSize / 4);
+    if (maxElements < 4 * alignElements)
+      throw new RangeError(
+        `webgpu: maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize} is too small for ` +
+          `minStorageBufferOffsetAlignment ${limits.minStorageBufferOffsetAlignment} (need 4 alignments)`,
+      );
+    this.splitLimits = { maxElements, alignElements };
     this.maxDispatches = opts.maxDispatchesPerSubmit ?? 1024;
     this.pool = new BufferPool(this.device, STORAGE_USAGE, 'tensor', opts.maxPooledBytes);
     this.staging = new BufferPool(this.device, STAGING_USAGE, 'staging', 64 * 2 ** 20);
@@ -300,13 +313,21 @@ export class WebGPUBackend implements Backend {
     const ctx: KernelContext = {
       op: name,
       limits: this.limits,
+      split: this.splitLimits,
       dispatch: (spec) => this.dispatch(name, spec),
+      scratch: (size, dtype) => {
+        const data = this.allocate(size, dtype);
+        scratch.push(data);
+        return { data, shape: [size], dtype, size };
+      },
     };
+    const scratch: DataId[] = [];
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     try {
       kernel(ctx, inputs, outputs, attrs);
     } finally {
+      for (const d of scratch) this.free(d);
       this.popScopes(
         `op '${name}' (inputs ${describeTensors(inputs)} → outputs ${describeTensors(outputs)})`,
       );
@@ -316,17 +337,23 @@ export class WebGPUBackend implements Backend {
   }
 
   private dispatch(op: string, spec: DispatchSpec): void {
-    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const { maxElements, alignElements } = this.splitLimits;
     const bindings = [...spec.inputs, ...spec.outputs];
-    for (const t of bindings) {
-      const bytes = t.size * 4;
-      if (bytes > maxBinding)
-        throw new Error(
-          `webgpu ${op}: a ${t.dtype} tensor [${t.shape.join(', ')}] needs a ${bytes}-byte storage binding, ` +
-            `over this device's maxStorageBufferBindingSize (${maxBinding} bytes); splitting large tensors ` +
-            'across bindings is not implemented yet',
+    const windows = bindings.map((t, i) => spec.windows?.[i] ?? { offset: 0, size: t.size });
+    windows.forEach((w, i) => {
+      const t = bindings[i];
+      if (w.size > maxElements)
+        throw new DescentError(
+          `webgpu ${op}`,
+          `a ${t.dtype} tensor [${t.shape.join(', ')}] needs a ${w.size * 4}-byte storage binding, over this ` +
+            `device's maxStorageBufferBindingSize (${maxElements * 4} bytes), and '${op}' does not split ` +
+            `large tensors (the ops that do: ${SPLITTING_OPS.join(', ')})`,
         );
-    }
+      if (w.offset % alignElements !== 0 || w.offset < 0 || w.offset + w.size > Math.max(t.size, 1))
+        throw new Error(
+          `webgpu ${op}: binding window ${JSON.stringify(w)} of a ${t.size}-element tensor is invalid`,
+        );
+    });
     const { pl, bgl } = this.layout(spec.inputs.length, spec.outputs.length);
     const pipeline = this.pipeline(spec.key, spec.wgsl, pl);
     const u = this.uniforms.push(spec.params.toArray());
@@ -336,9 +363,10 @@ export class WebGPUBackend implements Backend {
     bindings.forEach((t, i) => {
       const s = t.data as GPUStorage;
       if (!s.buffer) throw new Error(`webgpu ${op}: binding ${i} refers to a freed tensor`);
+      const w = windows[i];
       entries.push({
         binding: i + 1,
-        resource: { buffer: s.buffer, offset: 0, size: Math.max(t.size * 4, 4) },
+        resource: { buffer: s.buffer, offset: w.offset * 4, size: Math.max(w.size * 4, 4) },
       });
     });
     const bindGroup = this.device.createBindGroup({ layout: bgl, entries, label: spec.key });
@@ -351,6 +379,7 @@ export class WebGPUBackend implements Backend {
       throw new Error(`webgpu ${op}: dispatch [${x}, ${y}, ${z}] is over ${maxDim} workgroups per dimension`);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    this.totalDispatches++;
   }
 
   private layout(nIn: number, nOut: number): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {
@@ -470,6 +499,7 @@ export class WebGPUBackend implements Backend {
       peakBytes: this.peakBytes,
       pipelines: this.pipelines.size,
       submits: this.submits,
+      dispatches: this.totalDispatches,
     };
   }
 

@@ -1,4 +1,5 @@
-import type { TensorInfo } from '@descent/core';
+import type { DType, TensorInfo } from '@descent/core';
+import type { BindingWindow, SplitLimits } from './split.js';
 import type { Params } from './wgsl.js';
 
 /** One compute dispatch a kernel asks the backend for. */
@@ -17,6 +18,11 @@ export interface DispatchSpec {
   params: Params;
   /** Workgroup counts [x, y, z]. */
   workgroups: readonly [number, number, number];
+  /**
+   * The element range bound for each binding (inputs, then outputs); absent or null: the whole
+   * tensor. How kernels run over tensors larger than one binding (see ./split.ts).
+   */
+  windows?: readonly (BindingWindow | null)[];
 }
 
 export interface KernelContext {
@@ -25,6 +31,10 @@ export interface KernelContext {
   dispatch(spec: DispatchSpec): void;
   /** Granted device limits (after any test override). */
   readonly limits: Readonly<Record<string, number>>;
+  /** The largest storage binding and the binding offset alignment, in 4-byte elements. */
+  readonly split: SplitLimits;
+  /** A temporary tensor for this kernel's dispatches (returned to the pool when the kernel returns). */
+  scratch(size: number, dtype: DType): TensorInfo;
 }
 
 /** A WebGPU kernel: records one or more dispatches computing `outputs` from `inputs`. */

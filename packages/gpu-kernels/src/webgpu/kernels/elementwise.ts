@@ -7,6 +7,15 @@
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
+import {
+  alignedPieces,
+  type BindingWindow,
+  needsSplit,
+  offsetRange,
+  splitRange,
+  strided,
+  windowOver,
+} from '../split.js';
 import { grid1d, header, linearMain, Params, type WgslElem } from '../wgsl.js';
 import { mathLib } from '../wgsl-math.js';
 
@@ -73,28 +82,48 @@ function unaryKernel(op: string): GPUKernel {
     }
     if (!expr) throw new Error(`webgpu ${op}: no ${x.dtype} kernel`);
     const av = spec.attrs?.(attrs) ?? [];
-    const params = new Params().u32(x.size);
-    for (const v of av) params.as(elem, v);
     const body = [
       `  let x = x_in[i];`,
       ...av.map((_, k) => `  let a${k} = ${elem === 'i32' ? 'pi' : 'pf'}(${1 + k}u);`),
       // Every f32 map sends NaN to NaN (the reference's Math functions do).
       elem === 'f32' ? `  y[i] = select(${expr}, x, is_nan(x));` : `  y[i] = ${expr};`,
     ].join('\n');
-    ctx.dispatch({
-      key,
-      wgsl: () =>
-        [
-          header([{ name: 'x_in', elem }], [{ name: 'y', elem }], params.length),
-          mathLib(['consts', ...math]),
-          linearMain('pu(0u)', body),
-        ].join('\n'),
-      inputs: [x],
-      outputs: [y],
-      params,
-      workgroups: grid1d(x.size),
+    const wgsl = () =>
+      [
+        header([{ name: 'x_in', elem }], [{ name: 'y', elem }], 1 + av.length),
+        mathLib(['consts', ...math]),
+        linearMain('pu(0u)', body),
+      ].join('\n');
+    mapPieces(ctx, x, y, (count) => {
+      const params = new Params().u32(count);
+      for (const v of av) params.as(elem, v);
+      return { key, wgsl, params };
     });
   };
+}
+
+/**
+ * Dispatches a same-index map (y[i] = f(x[i])) once, or — when the tensors are larger than one
+ * binding — once per aligned piece, binding the same element window of x and y.
+ */
+function mapPieces(
+  ctx: KernelContext,
+  x: TensorInfo,
+  y: TensorInfo,
+  make: (count: number) => { key: string; wgsl: () => string; params: Params },
+): void {
+  const split = needsSplit(ctx.split, x, y);
+  const pieces = split ? alignedPieces(x.size, ctx.split) : [{ s: 0, e: x.size }];
+  for (const { s, e } of pieces) {
+    const window = { offset: s, size: e - s };
+    ctx.dispatch({
+      ...make(e - s),
+      inputs: [x],
+      outputs: [y],
+      workgroups: grid1d(e - s),
+      windows: split ? [window, window] : undefined,
+    });
+  }
 }
 
 const cast: GPUKernel = (ctx, [x], [y]) => {
@@ -106,20 +135,16 @@ const cast: GPUKernel = (ctx, [x], [y]) => {
       : to === 'i32'
         ? 'select(i32(clamp(x, -2147483648.0f, 2147483520.0f)), 0, is_nan(x))' // trunc toward 0
         : 'f32(x)';
-  const params = new Params().u32(x.size);
-  ctx.dispatch({
+  mapPieces(ctx, x, y, (count) => ({
     key: `cast/${from}/${to}`,
     wgsl: () =>
       [
-        header([{ name: 'x_in', elem: from }], [{ name: 'y', elem: to }], params.length),
+        header([{ name: 'x_in', elem: from }], [{ name: 'y', elem: to }], 1),
         mathLib(['consts']),
         linearMain('pu(0u)', `  let x = x_in[i];\n  y[i] = ${expr};`),
       ].join('\n'),
-    inputs: [x],
-    outputs: [y],
-    params,
-    workgroups: grid1d(x.size),
-  });
+    params: new Params().u32(count),
+  }));
 };
 
 // ------------------------------------------------------------------------------------ broadcast
@@ -130,32 +155,95 @@ interface BroadcastPlanAttrs {
 }
 
 /**
- * Parameters of a broadcast walk: [n, rank, outShape…, strides of input 0…, strides of input 1…].
- * The shader peels the output index from the last axis, accumulating each input's offset.
+ * Parameters of a broadcast walk over output indices start … start+count−1:
+ * [count, rank, outShape…, strides of input 0…, strides of input 1…, start, bias of each input,
+ * bias of the output]. The shader peels the global output index g = start + i from the last axis,
+ * accumulating each input's offset; element e of a binding is read at e − bias (its window's
+ * offset; 0 when the whole tensor is bound). u32 arithmetic wraps, so a bias may be "negative".
  */
-function broadcastParams(plan: BroadcastPlanAttrs, size: number): Params {
-  const p = new Params().u32(size, plan.outShape.length, ...plan.outShape);
-  for (const s of plan.strides) p.u32(...s);
-  return p;
+function broadcastParams(
+  plan: BroadcastPlanAttrs,
+  count: number,
+  start = 0,
+  biases: readonly number[] = plan.strides.map(() => 0),
+  yBias = 0,
+): Params {
+  const p = new Params().u32(count, plan.outShape.length, ...plan.outShape);
+  for (const st of plan.strides) p.u32(...st);
+  return p.u32(start, ...biases, yBias);
 }
 
-/** WGSL computing `off0…off{k−1}` (u32 element offsets of each input) for output index `i`. */
+/**
+ * WGSL computing `off0…off{k−1}` (each input's element index in its binding) and `yi` (the output's)
+ * for thread `i`.
+ */
 function broadcastOffsets(inputs: number): string {
   const decl = Array.from({ length: inputs }, (_, k) => `  var off${k} = 0u;`).join('\n');
   const acc = Array.from(
     { length: inputs },
     (_, k) => `    off${k} = off${k} + c * pu(2u + rank * ${k + 1}u + d);`,
   ).join('\n');
+  const bias = Array.from({ length: inputs }, (_, k) => `  off${k} = off${k} - pu(extra + ${k + 1}u);`).join(
+    '\n',
+  );
   return `${decl}
   let rank = pu(1u);
-  var rem = i;
+  let extra = 2u + rank * ${inputs + 1}u;
+  let g = pu(extra) + i;
+  var rem = g;
   for (var e = rank; e > 0u; e = e - 1u) {
     let d = e - 1u;
     let dim = pu(2u + d);
     let c = rem % dim;
     rem = rem / dim;
 ${acc}
-  }`;
+  }
+${bias}
+  let yi = g - pu(extra + ${inputs + 1}u);`;
+}
+
+/**
+ * Dispatches a broadcast walk over `y` once, or — when a tensor is larger than one binding — once per
+ * piece of the output range, binding for each large input the window of elements that piece reads.
+ */
+function broadcastDispatch(
+  ctx: KernelContext,
+  plan: BroadcastPlanAttrs,
+  inputs: readonly TensorInfo[],
+  y: TensorInfo,
+  spec: { key: string; wgsl: (paramWords: number) => string },
+): void {
+  const { alignElements } = ctx.split;
+  const whole = (t: TensorInfo): BindingWindow => ({ offset: 0, size: t.size });
+  const split = needsSplit(ctx.split, y, ...inputs);
+  const pieces = split
+    ? splitRange(y.size, ctx.split, (s, e) => [
+        ...inputs.map((t, k) =>
+          t.size > ctx.split.maxElements
+            ? windowOver(...offsetRange(strided(plan.outShape, plan.strides[k]), s, e), alignElements)
+            : whole(t),
+        ),
+        windowOver(s, e - 1, alignElements),
+      ])
+    : [{ s: 0, e: y.size, windows: [...inputs.map(whole), whole(y)] }];
+  for (const { s, e, windows } of pieces) {
+    const params = broadcastParams(
+      plan,
+      e - s,
+      s,
+      windows.slice(0, inputs.length).map((w) => w.offset),
+      windows[inputs.length].offset,
+    );
+    ctx.dispatch({
+      key: spec.key,
+      wgsl: () => spec.wgsl(params.length),
+      inputs,
+      outputs: [y],
+      params,
+      workgroups: grid1d(e - s),
+      windows: split ? windows : undefined,
+    });
+  }
 }
 
 interface BinarySpec {
@@ -193,10 +281,9 @@ function binaryKernel(op: string): GPUKernel {
     const expr = elem === 'i32' ? spec.i32 : spec.f32;
     if (!expr) throw new Error(`webgpu ${op}: no ${a.dtype} kernel`);
     const out: WgslElem = spec.mask ? 'f32' : elem;
-    const params = broadcastParams(plan, y.size);
-    ctx.dispatch({
+    broadcastDispatch(ctx, plan, [a, b], y, {
       key: `binary/${op}/${elem}`,
-      wgsl: () =>
+      wgsl: (words) =>
         [
           header(
             [
@@ -204,29 +291,24 @@ function binaryKernel(op: string): GPUKernel {
               { name: 'b_in', elem },
             ],
             [{ name: 'y', elem: out }],
-            params.length,
+            words,
           ),
           mathLib(['consts', ...(spec.math ?? [])]),
           linearMain(
             'pu(0u)',
-            `${broadcastOffsets(2)}\n  let a = a_in[off0];\n  let b = b_in[off1];\n  y[i] = ${expr};`,
+            `${broadcastOffsets(2)}\n  let a = a_in[off0];\n  let b = b_in[off1];\n  y[yi] = ${expr};`,
           ),
         ].join('\n'),
-      inputs: [a, b],
-      outputs: [y],
-      params,
-      workgroups: grid1d(y.size),
     });
   };
 }
 
 const where: GPUKernel = (ctx, [c, a, b], [y], plan: BroadcastPlanAttrs) => {
   const celem = elemOf(c);
-  const params = broadcastParams(plan, y.size);
   const zero = celem === 'i32' ? '0' : '0.0f';
-  ctx.dispatch({
+  broadcastDispatch(ctx, plan, [c, a, b], y, {
     key: `where/${celem}`,
-    wgsl: () =>
+    wgsl: (words) =>
       [
         header(
           [
@@ -235,34 +317,25 @@ const where: GPUKernel = (ctx, [c, a, b], [y], plan: BroadcastPlanAttrs) => {
             { name: 'b_in', elem: 'u32' },
           ],
           [{ name: 'y', elem: 'u32' }],
-          params.length,
+          words,
         ),
         linearMain(
           'pu(0u)',
-          `${broadcastOffsets(3)}\n  if (c_in[off0] != ${zero}) { y[i] = a_in[off1]; } else { y[i] = b_in[off2]; }`,
+          `${broadcastOffsets(3)}\n  if (c_in[off0] != ${zero}) { y[yi] = a_in[off1]; } else { y[yi] = b_in[off2]; }`,
         ),
       ].join('\n'),
-    inputs: [c, a, b],
-    outputs: [y],
-    params,
-    workgroups: grid1d(y.size),
   });
 };
 
 /** broadcastTo: a bit copy along the plan (one pipeline for every dtype). */
 const broadcastTo: GPUKernel = (ctx: KernelContext, [x], [y], plan: BroadcastPlanAttrs) => {
-  const params = broadcastParams(plan, y.size);
-  ctx.dispatch({
+  broadcastDispatch(ctx, plan, [x], y, {
     key: 'broadcastTo',
-    wgsl: () =>
+    wgsl: (words) =>
       [
-        header([{ name: 'x_in', elem: 'u32' }], [{ name: 'y', elem: 'u32' }], params.length),
-        linearMain('pu(0u)', `${broadcastOffsets(1)}\n  y[i] = x_in[off0];`),
+        header([{ name: 'x_in', elem: 'u32' }], [{ name: 'y', elem: 'u32' }], words),
+        linearMain('pu(0u)', `${broadcastOffsets(1)}\n  y[yi] = x_in[off0];`),
       ].join('\n'),
-    inputs: [x],
-    outputs: [y],
-    params,
-    workgroups: grid1d(y.size),
   });
 };
 
@@ -273,3 +346,6 @@ export const elementwiseKernels: Record<string, GPUKernel> = {
   where,
   broadcastTo,
 };
+
+/** The ops above that run over tensors larger than one storage binding (see ../split.ts). */
+export const elementwiseSplitting = Object.keys(elementwiseKernels);

@@ -8,6 +8,7 @@
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
+import { needsSplit, offsetRange, splitRange, type WalkAxis, windowOver } from '../split.js';
 import { grid1d, header, linearMain, Params } from '../wgsl.js';
 
 const stridesOf = (shape: readonly number[]) => {
@@ -20,7 +21,11 @@ const stridesOf = (shape: readonly number[]) => {
   return s;
 };
 
-/** Params: [n, rank, fillBits, then per axis d: outDim, lo (i32), inDim, stride]. */
+/**
+ * Params: [n, rank, fillBits, then per axis d: outDim, lo (i32), inDim, stride; then start, x bias,
+ * y bias]. Thread i handles output g = start + i, reads x[off − x bias] and writes y[g − y bias]
+ * (biases: the bound windows' offsets, when the tensors are larger than one binding).
+ */
 function indexMap(
   ctx: KernelContext,
   x: TensorInfo,
@@ -28,17 +33,35 @@ function indexMap(
   axes: { outDim: number; lo: number; inDim: number; stride: number }[],
   fill = 0,
 ): void {
-  const params = new Params().u32(y.size, axes.length).as(x.dtype === 'i32' ? 'i32' : 'f32', fill);
-  for (const a of axes) params.u32(a.outDim).i32(a.lo).u32(a.inDim, a.stride);
-  ctx.dispatch({
-    key: 'indexMap',
-    wgsl: () =>
-      [
-        header([{ name: 'x', elem: 'u32' }], [{ name: 'y', elem: 'u32' }], params.length),
-        linearMain(
-          'pu(0u)',
-          `  let rank = pu(1u);
-  var rem = i;
+  const split = needsSplit(ctx.split, x, y);
+  // The source offset of an output coordinate c on axis d: clamp(c − lo, 0, inDim − 1)·stride, a
+  // non-decreasing function of c (the clamp only widens the window to padding positions).
+  const walk: WalkAxis[] = axes.map((a) => ({
+    dim: a.outDim,
+    at: (c: number) => Math.min(Math.max(c - a.lo, 0), a.inDim - 1) * a.stride,
+  }));
+  const { alignElements } = ctx.split;
+  const pieces = split
+    ? splitRange(y.size, ctx.split, (s, e) => [
+        windowOver(...offsetRange(walk, s, e), alignElements),
+        windowOver(s, e - 1, alignElements),
+      ])
+    : [{ s: 0, e: y.size, windows: [{ offset: 0 }, { offset: 0 }] }];
+  for (const { s, e, windows } of pieces) {
+    const params = new Params().u32(e - s, axes.length).as(x.dtype === 'i32' ? 'i32' : 'f32', fill);
+    for (const a of axes) params.u32(a.outDim).i32(a.lo).u32(a.inDim, a.stride);
+    params.u32(s, windows[0].offset, windows[1].offset);
+    ctx.dispatch({
+      key: 'indexMap',
+      wgsl: () =>
+        [
+          header([{ name: 'x', elem: 'u32' }], [{ name: 'y', elem: 'u32' }], params.length),
+          linearMain(
+            'pu(0u)',
+            `  let rank = pu(1u);
+  let extra = 3u + rank * 4u;
+  let g = pu(extra) + i;
+  var rem = g;
   var off = 0u;
   var inside = true;
   for (var e = rank; e > 0u; e = e - 1u) {
@@ -48,14 +71,17 @@ function indexMap(
     rem = rem / dim;
     if (c < 0 || u32(c) >= pu(b + 2u)) { inside = false; } else { off = off + u32(c) * pu(b + 3u); }
   }
-  if (inside) { y[i] = x[off]; } else { y[i] = pu(2u); }`,
-        ),
-      ].join('\n'),
-    inputs: [x],
-    outputs: [y],
-    params,
-    workgroups: grid1d(y.size),
-  });
+  let yi = g - pu(extra + 2u);
+  if (inside) { y[yi] = x[off - pu(extra + 1u)]; } else { y[yi] = pu(2u); }`,
+          ),
+        ].join('\n'),
+      inputs: [x],
+      outputs: [y],
+      params,
+      workgroups: grid1d(e - s),
+      windows: split ? (windows as { offset: number; size: number }[]) : undefined,
+    });
+  }
 }
 
 const BIG = 0x7fffffff;
@@ -96,26 +122,42 @@ const pad: GPUKernel = (
   );
 };
 
-/** Params: [n, width, total, column offset]: y[o·total + off + j] = x[o·width + j]. */
+/**
+ * Params: [n, width, total, column offset, start, x bias, y bias]:
+ * y[(g / width)·total + off + g % width] = x[g] for g = start + i (biases as in indexMap).
+ */
 const concat: GPUKernel = (ctx, xs, [y], { outer, widths }: { outer: number; widths: number[] }) => {
   const total = widths.reduce((a, b) => a + b, 0);
+  const { alignElements } = ctx.split;
   let off = 0;
   xs.forEach((x, k) => {
     const w = widths[k];
     const n = outer * w;
-    if (n > 0) {
-      const params = new Params().u32(n, w, total, off);
+    const yAt = (g: number) => Math.floor(g / w) * total + off + (g % w);
+    const split = needsSplit(ctx.split, x, y);
+    const pieces = split
+      ? splitRange(n, ctx.split, (s, e) => [
+          windowOver(s, e - 1, alignElements),
+          windowOver(yAt(s), yAt(e - 1), alignElements),
+        ])
+      : [{ s: 0, e: n, windows: [{ offset: 0 }, { offset: 0 }] }];
+    for (const { s, e, windows } of n > 0 ? pieces : []) {
+      const params = new Params().u32(e - s, w, total, off, s, windows[0].offset, windows[1].offset);
       ctx.dispatch({
         key: 'concat',
         wgsl: () =>
           [
             header([{ name: 'x', elem: 'u32' }], [{ name: 'y', elem: 'u32' }], params.length),
-            linearMain('pu(0u)', '  let w = pu(1u);\n  y[(i / w) * pu(2u) + pu(3u) + i % w] = x[i];'),
+            linearMain(
+              'pu(0u)',
+              '  let w = pu(1u);\n  let g = pu(4u) + i;\n  y[(g / w) * pu(2u) + pu(3u) + g % w - pu(6u)] = x[g - pu(5u)];',
+            ),
           ].join('\n'),
         inputs: [x],
         outputs: [y],
         params,
-        workgroups: grid1d(n),
+        workgroups: grid1d(e - s),
+        windows: split ? (windows as { offset: number; size: number }[]) : undefined,
       });
     }
     off += w;
@@ -205,3 +247,6 @@ const scatterAdd: GPUKernel = (ctx, [u, idx], [y], { axisSize, inner, numIndices
 };
 
 export const shapeKernels: Record<string, GPUKernel> = { transpose, slice, pad, concat, gather, scatterAdd };
+
+/** The ops above that run over tensors larger than one storage binding (see ../split.ts). */
+export const shapeSplitting = ['transpose', 'slice', 'pad', 'concat'];
