@@ -8,6 +8,7 @@
  */
 import { fusedUpdates, type TensorInfo, type UpdateAlgebra, type UpdateInput } from '@descent/core';
 import type { GPUKernel } from '../kernel.js';
+import { alignedPieces, needsSplit } from '../split.js';
 import { grid1d, header, linearMain, Params } from '../wgsl.js';
 
 /** WGSL index of element i of the parameter in an input of the given layout (cols in word 1). */
@@ -50,37 +51,60 @@ function shaderBody(name: string, attrs: any): string {
   return lines.join('\n');
 }
 
+/** Updates whose inputs are all per-element or one scalar: they split into element ranges. */
+const splittable = (name: string) =>
+  fusedUpdates()
+    .get(name)!
+    .inputs({})
+    .every((s) => s.layout === 'elem' || s.layout === 'scalar');
+
 function updateKernel(name: string): GPUKernel {
   const u = fusedUpdates().get(name)!;
   return (ctx, inputs, outputs, attrs) => {
     const spec = u.inputs(attrs);
     const updated = u.updated(attrs);
-    const readOnly: { decl: { name: string; elem: 'f32' }; t: TensorInfo }[] = [];
+    const readOnly: { decl: { name: string; elem: 'f32' }; t: TensorInfo; layout: UpdateInput['layout'] }[] =
+      [];
     spec.forEach((s, k) => {
-      if (!updated.includes(s.name)) readOnly.push({ decl: { name: s.name, elem: 'f32' }, t: inputs[k] });
+      if (!updated.includes(s.name))
+        readOnly.push({ decl: { name: s.name, elem: 'f32' }, t: inputs[k], layout: s.layout });
     });
-    const params = new Params().u32(outputs[0].size, attrs.cols ?? 1);
-    for (const k of u.scalars) params.f32(attrs[k]);
     const body = shaderBody(name, attrs);
-    ctx.dispatch({
-      key: `update/${name}/${body}`,
-      wgsl: () =>
-        [
-          header(
-            readOnly.map((r) => r.decl),
-            updated.map((n) => ({ name: n, elem: 'f32' as const })),
-            params.length,
-          ),
-          linearMain('pu(0u)', body),
-        ].join('\n'),
-      inputs: readOnly.map((r) => r.t),
-      outputs,
-      params,
-      workgroups: grid1d(outputs[0].size),
-    });
+    const key = `update/${name}/${body}`;
+    const n = outputs[0].size;
+    // Larger than one storage binding (a whole model's flat buffer can be): one dispatch per
+    // aligned element range, every per-element binding windowed to that range.
+    const split = splittable(name) && needsSplit(ctx.split, ...inputs);
+    for (const { s, e } of split ? alignedPieces(n, ctx.split) : [{ s: 0, e: n }]) {
+      const params = new Params().u32(e - s, attrs.cols ?? 1);
+      for (const k of u.scalars) params.f32(attrs[k]);
+      const range = { offset: s, size: e - s };
+      ctx.dispatch({
+        key,
+        wgsl: () =>
+          [
+            header(
+              readOnly.map((r) => r.decl),
+              updated.map((n) => ({ name: n, elem: 'f32' as const })),
+              params.length,
+            ),
+            linearMain('pu(0u)', body),
+          ].join('\n'),
+        inputs: readOnly.map((r) => r.t),
+        outputs,
+        params,
+        workgroups: grid1d(e - s),
+        windows: split
+          ? [...readOnly.map((r) => (r.layout === 'scalar' ? null : range)), ...outputs.map(() => range)]
+          : undefined,
+      });
+    }
   };
 }
 
 export const optimKernels: Record<string, GPUKernel> = Object.fromEntries(
   [...fusedUpdates().keys()].map((name) => [name, updateKernel(name)]),
 );
+
+/** The update ops that run over tensors larger than one storage binding. */
+export const optimSplitting: readonly string[] = [...fusedUpdates().keys()].filter(splittable);

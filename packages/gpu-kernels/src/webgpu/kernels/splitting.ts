@@ -1,5 +1,6 @@
 import { elementwiseSplitting } from './elementwise.js';
 import { nnSplitting } from './nn.js';
+import { optimSplitting } from './optim.js';
 import { reduceSplitting } from './reduce.js';
 import { shapeSplitting } from './shape.js';
 
@@ -14,4 +15,5 @@ export const SPLITTING_OPS: readonly string[] = [
   'matmul',
   ...shapeSplitting,
   ...nnSplitting,
+  ...optimSplitting,
 ];
