@@ -1,7 +1,7 @@
 // Bundles what the benchmark loads as single ESM files (run by `npm run build` after tsc):
 //   dist/vendor/tfjs-node.mjs   TensorFlow.js with gradients, cpu and wasm backends, for Node
 //   dist/browser/bench.js       the in-browser benchmark (descent + tfjs-webgpu/wasm + the harness)
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
@@ -20,10 +20,12 @@ async function bundle(input, file, platform, banner) {
     logLevel: 'warn',
     resolve: { mainFields: ['module', 'main'] },
   });
-  await b.write({ file, format: 'esm', ...(banner ? { banner } : {}) });
+  await b.write({ file, format: 'esm', codeSplitting: false, ...(banner ? { banner } : {}) });
   await b.close();
 }
 
 await bundle(join(root, 'bundles/tfjs-node.js'), join(root, 'dist/vendor/tfjs-node.mjs'), 'node', nodeBanner);
-if (existsSync(join(root, 'dist/browser/page.js')))
+if (existsSync(join(root, 'dist/browser/page.js'))) {
   await bundle(join(root, 'dist/browser/page.js'), join(root, 'dist/browser/bench.js'), 'browser');
+  copyFileSync(join(root, 'bundles/index.html'), join(root, 'dist/browser/index.html'));
+}

@@ -84,7 +84,13 @@ export interface BenchResults {
   cases: BenchCase[];
   kernels: KernelResult[];
   /** Chromium run (same cases, in-browser implementations). */
-  browser?: { impls: ImplInfo[]; kernels: KernelResult[]; error?: string; adapter?: Record<string, unknown> };
+  browser?: {
+    impls: ImplInfo[];
+    kernels: KernelResult[];
+    error?: string;
+    adapter?: Record<string, unknown>;
+    unavailable?: Record<string, string>;
+  };
   training?: TrainResult[];
   optimizers?: OptimizerBenchmark;
   /** Implementations that could not be started here, with the reason. */

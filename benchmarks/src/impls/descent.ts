@@ -119,16 +119,18 @@ function prepareAdamW(
   };
 }
 
-/** p, m, v after the first step; the moments are found among the optimizer's state tensors. */
+/** p, m, v after the first step, from the optimizer's state dict (buffers named expAvg/expAvgSq, m/v, …). */
 async function readState(p: Tensor, opt: unknown): Promise<Outputs> {
   const out: Outputs = { p: Float32Array.from(await p.data()) };
-  const state = (opt as { state?: Map<Tensor, Record<string, Tensor>> }).state?.get(p);
-  if (state) {
-    const names = Object.keys(state);
-    const m = names.find((k) => /^(m|exp_?avg|first|moment1)$/i.test(k));
-    const v = names.find((k) => /^(v|exp_?avg_?sq|second|moment2)$/i.test(k));
-    if (m) out.m = Float32Array.from(await state[m].data());
-    if (v) out.v = Float32Array.from(await state[v].data());
-  }
+  const dict = (
+    opt as { stateDict?: () => { state: Record<number, { buffers: Record<string, Tensor> }> } }
+  ).stateDict?.();
+  const buffers = dict?.state[0]?.buffers ?? {};
+  const names = Object.keys(buffers);
+  const m = names.find((k) => /^(m|exp_?avg|first|moment1)$/i.test(k));
+  const v = names.find((k) => /^(v|exp_?avg_?sq|second|moment2)$/i.test(k));
+  if (m) out.m = Float32Array.from(await buffers[m].data());
+  if (v) out.v = Float32Array.from(await buffers[v].data());
+  d.dispose(buffers);
   return out;
 }

@@ -19,7 +19,8 @@ export function wasmKernelsImpl(): Impl {
     threads: 1,
     nominal: { gflops: 30, gbps: 5 },
     async init() {
-      km = await KernelModule.create({ initialBytes: 64 << 20 });
+      // The 1-thread row: an unshared memory (threads would need a shared one and a worker script).
+      km = await KernelModule.create({ initialBytes: 64 << 20, threads: 1 });
     },
     supports(c) {
       if (c.spec.kind === 'ffn' || c.spec.kind === 'resblock')
