@@ -312,9 +312,10 @@ export class KernelModule {
   /** Workers (threads > 1 only) and what they need: export ids, per-thread workspaces and parameter use. */
   private pool: ThreadPool | undefined;
   private threadIds = new Map<ThreadExport, number>();
+  private threadFns: unknown[] = [];
   private tws: Ptr = 0;
   private twsStride = 0;
-  private readonly paramUsed: number[] = [];
+  private paramUsed = 0;
   private jobs = 0;
 
   private constructor(
@@ -365,6 +366,7 @@ export class KernelModule {
         workerUrl: options.workerUrl,
       });
       for (const [i, n] of names.entries()) km.threadIds.set(n, i);
+      km.threadFns = names.map((n) => km.exports[n]);
     }
     return km;
   }
@@ -409,41 +411,35 @@ export class KernelModule {
   // ---- threads -----------------------------------------------------------------------------------------
 
   /**
-   * Per-thread workspaces of at least `bytes` each (kept, grown, never shrunk until `releaseWorkspace`);
-   * returns thread t's address.
+   * Per-thread workspaces of at least `bytes` each (kept, grown, never shrunk until `releaseWorkspace`):
+   * thread t's is at base + t · stride.
    */
-  private threadWorkspace(bytes: number): (t: number) => Ptr {
+  private threadWorkspace(bytes: number): { base: Ptr; stride: number } {
     const stride = Math.ceil(bytes / 64) * 64;
     if (stride > this.twsStride) {
       if (this.tws) this.allocator.free(this.tws);
       this.twsStride = Math.max(stride, Math.ceil((this.twsStride * 1.5) / 64) * 64);
       this.tws = this.allocator.alloc(this.twsStride * this.threads);
     }
-    const base = this.tws;
-    const s = this.twsStride;
-    return (t) => base + t * s;
+    return { base: this.tws, stride: this.twsStride };
   }
 
-  /** Writes i32s into thread t's parameter area (after what this job already wrote) and returns their address. */
-  private threadParam(t: number, values: readonly number[]): Ptr {
-    const used = this.paramUsed[t] ?? 0;
-    if (used + 4 * values.length > PARAM_BYTES)
+  /** Writes i32s into the pool's parameter area (after what this job already wrote); returns their address. */
+  private threadParam(values: readonly number[]): Ptr {
+    if (this.paramUsed + 4 * values.length > PARAM_BYTES) {
       throw new Error('KernelModule: thread parameter area overflow');
-    const p = this.pool!.paramArea(t) + used;
+    }
+    const p = this.pool!.paramArea + this.paramUsed;
     this.i32.set(values, p >> 2);
-    this.paramUsed[t] = used + 4 * values.length;
+    this.paramUsed += 4 * values.length;
     return p;
   }
 
-  /** Runs a plan: plan[0] here, plan[t] on worker t; returns when all are done. */
-  private runPlan(plan: Plan): void {
-    const calls: KernelCall[][] = plan.map((cs) =>
-      cs.map((c) => ({ fn: this.threadIds.get(c.fn)!, args: c.args })),
-    );
+  /** Runs a plan's tasks on all threads (this one included); returns when all are done. */
+  private runPlan(plan: Plan, ws: { base: Ptr; stride: number } = { base: 0, stride: 0 }): void {
+    const tasks: KernelCall[] = plan.map((c) => ({ fn: this.threadIds.get(c.fn)!, args: c.args, ws: c.ws }));
     this.jobs++;
-    this.pool!.run(calls, () => {
-      for (const c of plan[0]!) (this.exports[c.fn] as (...args: number[]) => void)(...c.args);
-    });
+    this.pool!.run(tasks, ws, (fn, args) => (this.threadFns[fn] as (...a: number[]) => void)(...args));
   }
 
   // ---- memory ------------------------------------------------------------------------------------------
@@ -568,10 +564,9 @@ export class KernelModule {
     },
   ): boolean {
     const pool = this.pool!;
-    const ws = this.threadWorkspace(this.exports.matmul_workspace_bytes());
-    const plan = planGemm({ transA, transB, M, N, K, a, b, c, ...rest }, pool.threads, ws);
+    const plan = planGemm({ transA, transB, M, N, K, a, b, c, ...rest }, pool.threads);
     if (!plan) return false;
-    this.runPlan(plan);
+    this.runPlan(plan, this.threadWorkspace(this.exports.matmul_workspace_bytes()));
     return true;
   }
 
@@ -699,10 +694,10 @@ export class KernelModule {
     if (plan.size === 0) return;
     if (dtype === 'i32' && (op === 'div' || op === 'pow')) throw new Error(`binary_i32 has no '${op}'`);
     if (this.pool) {
-      this.paramUsed.length = 0;
+      this.paramUsed = 0;
       const fn = dtype === 'f32' ? 'binary_f32' : 'binary_i32';
-      const split = planBinary(fn, BinaryOp[op], binaryCostNs(op), a, b, y, plan, this.pool.threads, (t, v) =>
-        this.threadParam(t, v),
+      const split = planBinary(fn, BinaryOp[op], binaryCostNs(op), a, b, y, plan, this.pool.threads, (v) =>
+        this.threadParam(v),
       );
       if (split) {
         this.runPlan(split);
@@ -825,10 +820,9 @@ export class KernelModule {
       const plan = planConv(
         { pass, p0, p1, p2, geom, wsBytes: need, pixels, images: g.N, kk, flops: 2 * pixels * kk * g.Cout },
         this.pool.threads,
-        this.threadWorkspace(need),
       );
       if (plan) {
-        this.runPlan(plan);
+        this.runPlan(plan, this.threadWorkspace(need));
         return;
       }
     }

@@ -92,21 +92,22 @@ describe('split planning', () => {
         strideC: M * N,
         contiguous: true,
       };
-      const plan = planGemm(p, 3, () => 0);
+      const plan = planGemm(p, 3);
       expect(plan).not.toBeNull();
       const hits = new Uint8Array(batch * M * N);
-      for (const calls of plan!) {
-        for (const { fn, args } of calls) {
-          if (fn === 'gemm') {
-            const [, , m, n, k, , , , , c, ldc] = args as number[];
-            expect(k).toBe(K);
-            for (let i = 0; i < m!; i++) for (let j = 0; j < n!; j++) hits[c! / 4 + i * ldc! + j]!++;
-          } else {
-            expect(fn).toBe('matmul');
-            const [, , c, m, n, k, , , , nb, , , sc] = args as number[];
-            expect([m, n, k]).toEqual([M, N, K]);
-            for (let q = 0; q < nb!; q++) for (let i = 0; i < M * N; i++) hits[c! / 4 + q * sc! + i]!++;
-          }
+      // a few tasks per thread, each naming its workspace argument
+      expect(plan!.length).toBeGreaterThanOrEqual(3);
+      for (const { fn, args, ws } of plan!) {
+        expect(ws).toBe(fn === 'gemm' ? 12 : 13);
+        if (fn === 'gemm') {
+          const [, , m, n, k, , , , , c, ldc] = args as number[];
+          expect(k).toBe(K);
+          for (let i = 0; i < m!; i++) for (let j = 0; j < n!; j++) hits[c! / 4 + i * ldc! + j]!++;
+        } else {
+          expect(fn).toBe('matmul');
+          const [, , c, m, n, k, , , , nb, , , sc] = args as number[];
+          expect([m, n, k]).toEqual([M, N, K]);
+          for (let q = 0; q < nb!; q++) for (let i = 0; i < M * N; i++) hits[c! / 4 + q * sc! + i]!++;
         }
       }
       expect(hits.every((h) => h === 1)).toBe(true);
@@ -133,7 +134,7 @@ describe('split planning', () => {
       strideC: 0,
       contiguous: true,
     };
-    expect(planGemm(p, 8, () => 0)).toBeNull();
+    expect(planGemm(p, 8)).toBeNull();
   });
 });
 
@@ -177,7 +178,7 @@ describe(`threads (${VARIANT})`, () => {
     inputs: (Float32Array | Int32Array)[],
     outLen: number,
     op: (km: KernelModule, ins: number[], out: number) => void,
-    opts: { split?: boolean; outInit?: Float32Array } = {},
+    opts: { split?: boolean | number; outInit?: Float32Array } = {},
   ): Float32Array {
     const outs: Float32Array[] = [];
     for (const km of [km1, km2]) {
@@ -189,7 +190,10 @@ describe(`threads (${VARIANT})`, () => {
       const out = km.allocF32(outLen, opts.outInit);
       const jobs = km.parallelJobs;
       op(km, ptrs, out);
-      if (km === km2) expect(km.parallelJobs - jobs).toBe(opts.split === false ? 0 : 1);
+      if (km === km2) {
+        const want = typeof opts.split === 'number' ? opts.split : opts.split === false ? 0 : 1;
+        expect(km.parallelJobs - jobs, 'kernel calls split across threads').toBe(want);
+      }
       outs.push(km.readF32(out, outLen));
       km.free(out);
       for (const p of ptrs) km.free(p);
@@ -432,6 +436,23 @@ describe(`threads (${VARIANT})`, () => {
       const b = Int32Array.from({ length: 1501 }, () => Math.floor(r(-1e6, 1e6)));
       same([a, b], plan.size, (km, [pa, pb], py) => km.binary('sub', pa!, pb!, py, plan, 'i32'));
     });
+  });
+
+  it('hundreds of back-to-back accumulating jobs: every task runs exactly once', () => {
+    // C += A·B is not idempotent: a task run twice, or skipped, by a worker waking late into the next
+    // job would show up as a difference from the single-threaded sums
+    const [M, N, K] = [160, 160, 200];
+    const a = randomF32(M * K, 81);
+    const b = randomF32(K * N, 82);
+    const rounds = 150;
+    same(
+      [a, b],
+      M * N,
+      (km, [pa, pb], pc) => {
+        for (let r = 0; r < rounds; r++) km.matmul(pa!, pb!, pc, M, N, K, { accumulate: true });
+      },
+      { split: rounds, outInit: randomF32(M * N, 83) },
+    );
   });
 
   it('workers see the memory after it grows', () => {

@@ -5,49 +5,73 @@
  * Every worker instantiates the same compiled module over the same memory (./worker.js). Instances share
  * the linear memory but not their globals, so:
  *  - tensors, the control block and every workspace are regions of the one memory, handed out by the
- *    caller's allocator; each thread gets its own workspace (packing panels, im2col rows) and its own
- *    parameter area (shape/stride arrays of its calls);
+ *    caller's allocator; each thread has its own workspace (packing panels, im2col rows);
  *  - the module's static data (below `heap_base`) is shared: the only mutable part a parallel kernel uses,
  *    the broadcast odometer, is moved per worker instance with `set_odometer_scratch` (the caller's
  *    instance keeps the static one). Instantiating re-applies the module's active data segments; that
  *    only happens in `ThreadPool.create`, before any kernel runs, and rewrites identical bytes.
  *
- * Control block (i32 indices from `ctrl`, each hot word on its own cache line):
- *   EPOCH       bumped by the caller to start a job (workers Atomics.wait on it)
- *   PENDING     workers that have not finished the job (the last one notifies)
- *   QUIT        set by dispose(): workers leave their loop
- *   ERROR, ERROR_LEN, ERROR_TEXT   the first failure of a job, as UTF-16 code units
- * then one call slot per thread (f64 records: [count, (fn, nargs, ...args) × count]), one parameter area
- * per thread, one 64-byte odometer scratch per thread.
+ * A job is a list of tasks (one kernel call each, on disjoint parts of the output). Threads claim tasks
+ * with an atomic counter until none are left, so a thread the OS preempts — common on a shared machine or
+ * a busy page — delays the job by at most its current task instead of by its whole share. Which thread
+ * runs a task never changes its result: a task's arithmetic does not depend on it, and the workspace is
+ * scratch (overwritten before it is read). A task names which of its arguments is the workspace; each
+ * thread puts its own there (WS_BASE + thread · WS_STRIDE).
  *
- * Fork-join: the caller writes each worker's slot, sets PENDING, bumps EPOCH and notifies, runs its own
- * share on its own instance, then waits for PENDING = 0: it polls for up to 50 µs, then sleeps in
- * Atomics.wait where the caller may block (Node's main thread, any worker) and keeps polling on a browser
- * main thread (where Atomics.wait throws). That spin only covers the imbalance at the end of a job: the
- * caller computes a full share first. Workers poll for 50 µs after a job before they sleep.
+ * Region layout (from `region`, 64-byte aligned):
+ *   control block, i32 indices, each hot word on its own cache line:
+ *     EPOCH      the job number (22 bits, wrapping), set by the caller to start a job; workers wait on it
+ *     CLAIM      epoch << 10 | next unclaimed task: a thread claims task i of job e by compare-exchange
+ *                from (e << 10 | i) to (e << 10 | i + 1), so a worker that wakes late — after its job
+ *                ended, even after the next one began — can never claim or miscount a task
+ *     DONE       tasks of the current job finished (the thread finishing the last one notifies)
+ *     QUIT, ACK  dispose(): workers count themselves out through ACK and leave
+ *     ERROR, ERROR_LEN, ERROR_TEXT   the first failure of a job, as UTF-16 code units
+ *   task table, f64s: [count, wsBase, wsStride, ...] then MAX_TASKS records of TASK_F64:
+ *     [fn, nargs, wsArg (−1: none), ...args]
+ *   parameter area (PARAM_BYTES): shape/stride arrays the tasks point to
+ *   one 64-byte odometer scratch per thread
+ *
+ * Fork-join: the caller writes the table, resets DONE and CLAIM, sets EPOCH and notifies, claims tasks
+ * itself, then waits for DONE = count: it polls for up to 50 µs, then sleeps in Atomics.wait where the
+ * caller may block (Node's main thread, any worker) and keeps polling on a browser main thread (where
+ * Atomics.wait throws) — that poll only covers the last tasks of the job. The join waits for tasks, not
+ * for workers: if the workers are slow to wake, the caller simply runs every task itself. Workers poll
+ * for the next job for 50 µs before they sleep.
  */
 import type { LinearAllocator } from '../allocator.js';
 
 type Ptr = number;
 
-/** One kernel call: index into the pool's export names, and its arguments (numbers: i32, f32, pointers). */
+/** One task: a kernel call (index into the pool's export names) and its arguments (i32, f32, pointers). */
 export interface KernelCall {
   fn: number;
   args: number[];
+  /** Index of the argument that is the workspace (each thread substitutes its own), if any. */
+  ws?: number | undefined;
 }
 
 const EPOCH = 0;
-const PENDING = 16;
-const QUIT = 32;
-const ERROR = 48;
-const ERROR_LEN = 49;
-const ERROR_TEXT = 64;
-const ERROR_TEXT_MAX = 192;
+const CLAIM = 16;
+const DONE = 32;
+const QUIT = 48;
+const ACK = 56;
+const ERROR = 64;
+const ERROR_LEN = 65;
+const ERROR_TEXT = 80;
+const ERROR_TEXT_MAX = 176;
 const HEADER_BYTES = 1024;
-/** Bytes of one thread's call slot: 128 f64s. */
-export const SLOT_BYTES = 1024;
-/** Bytes of one thread's parameter area (shape/stride arrays of its calls). */
-export const PARAM_BYTES = 2048;
+const TABLE_HEAD_F64 = 8;
+/** Task index bits of CLAIM (≥ MAX_TASKS); the epoch has the other 22. */
+const INDEX_BITS = 10;
+const EPOCH_MASK = (1 << (32 - INDEX_BITS)) - 1;
+/** f64s per task record: fn, nargs, wsArg and up to 17 arguments. */
+const TASK_F64 = 20;
+/** Most tasks a job may have. */
+export const MAX_TASKS = 256;
+const TABLE_BYTES = 8 * (TABLE_HEAD_F64 + MAX_TASKS * TASK_F64);
+/** Bytes of the parameter area (shape/stride arrays of a job's tasks). */
+export const PARAM_BYTES = 32768;
 const SCRATCH_BYTES = 64;
 
 /**
@@ -168,10 +192,12 @@ export class ThreadPool {
   private readonly workers: WorkerHandle[];
   private readonly region: Ptr;
   private readonly ctrl: number; // i32 index
+  private readonly table: number; // f64 index
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly slotsAt: Ptr;
-  private readonly paramsAt: Ptr;
+  /** Byte address of the parameter area (PARAM_BYTES). */
+  readonly paramArea: Ptr;
+  private epoch = 0;
   private disposed = false;
 
   private constructor(opts: ThreadPoolOptions, workers: WorkerHandle[], region: Ptr) {
@@ -180,17 +206,17 @@ export class ThreadPool {
     this.workers = workers;
     this.region = region;
     this.ctrl = region >> 2;
+    this.table = (region + HEADER_BYTES) >> 3;
     // shared buffers never detach: these views stay valid when the memory grows (the region is below)
     this.i32 = new Int32Array(opts.memory.buffer);
     this.f64 = new Float64Array(opts.memory.buffer);
-    this.slotsAt = region + HEADER_BYTES;
-    this.paramsAt = this.slotsAt + opts.threads * SLOT_BYTES;
+    this.paramArea = region + HEADER_BYTES + TABLE_BYTES;
     this.callerBlocks = callerCanBlock(this.i32, this.ctrl + EPOCH);
   }
 
-  /** Bytes of the pool's region of the memory (control block, slots, parameter areas, scratch). */
+  /** Bytes of the pool's region of the memory (control block, task table, parameters, scratch). */
   static regionBytes(threads: number): number {
-    return HEADER_BYTES + threads * (SLOT_BYTES + PARAM_BYTES + SCRATCH_BYTES);
+    return HEADER_BYTES + TABLE_BYTES + PARAM_BYTES + threads * SCRATCH_BYTES;
   }
 
   /** Starts `threads − 1` workers and waits until each has instantiated the module. */
@@ -199,7 +225,7 @@ export class ThreadPool {
     const bytes = ThreadPool.regionBytes(opts.threads);
     const region = opts.allocator.alloc(bytes);
     new Uint8Array(opts.memory.buffer, region, bytes).fill(0);
-    const scratchAt = region + HEADER_BYTES + opts.threads * (SLOT_BYTES + PARAM_BYTES);
+    const scratchAt = region + HEADER_BYTES + TABLE_BYTES + PARAM_BYTES;
     const url = typeof opts.workerUrl === 'string' ? new URL(opts.workerUrl) : opts.workerUrl;
     const workers: WorkerHandle[] = [];
     try {
@@ -232,17 +258,22 @@ export class ThreadPool {
                 memory: opts.memory,
                 thread: t,
                 ctrl: region,
-                slot: region + HEADER_BYTES + t * SLOT_BYTES,
+                table: region + HEADER_BYTES,
                 scratch: scratchAt + t * SCRATCH_BYTES,
                 names: [...opts.names],
                 layout: {
                   epoch: EPOCH,
-                  pending: PENDING,
+                  claim: CLAIM,
+                  done: DONE,
+                  indexBits: INDEX_BITS,
                   quit: QUIT,
+                  ack: ACK,
                   error: ERROR,
                   errorLen: ERROR_LEN,
                   errorText: ERROR_TEXT,
                   errorTextMax: ERROR_TEXT_MAX,
+                  tableHead: TABLE_HEAD_F64,
+                  taskF64: TASK_F64,
                 },
                 spinUs: opts.spinUs ?? DEFAULT_SPIN_US,
               });
@@ -259,31 +290,55 @@ export class ThreadPool {
     return new ThreadPool(opts, workers, region);
   }
 
-  /** Byte address of thread t's parameter area (PARAM_BYTES). */
-  paramArea(t: number): Ptr {
-    return this.paramsAt + t * PARAM_BYTES;
-  }
-
   /**
-   * Runs `plan[t]` on thread t (plan[0] on the caller, through `runLocal`) and returns when all are done.
-   * Threads without a plan entry sit the job out. Throws the first error any thread raised.
+   * Runs the tasks on all threads (the caller included, through `exec`) and returns when all are done.
+   * `ws`: thread t's workspace is ws.base + t · ws.stride. Throws the first error any thread raised.
    */
-  run(plan: readonly (readonly KernelCall[])[], runLocal: (calls: readonly KernelCall[]) => void): void {
+  run(
+    tasks: readonly KernelCall[],
+    ws: { base: Ptr; stride: number },
+    exec: (fn: number, args: number[]) => void,
+  ): void {
     if (this.disposed) throw new Error('ThreadPool: used after dispose()');
-    if (plan.length > this.threads)
-      throw new Error(`ThreadPool: plan for ${plan.length} > ${this.threads} threads`);
+    if (tasks.length > MAX_TASKS) throw new Error(`ThreadPool: ${tasks.length} tasks > ${MAX_TASKS}`);
+    const f = this.f64;
     const c = this.ctrl;
-    for (let t = 1; t < this.threads; t++) this.writeSlot(t, plan[t] ?? []);
-    Atomics.store(this.i32, c + PENDING, this.threads - 1);
-    Atomics.add(this.i32, c + EPOCH, 1);
-    Atomics.notify(this.i32, c + EPOCH);
-    let localError: unknown;
-    try {
-      runLocal(plan[0] ?? []);
-    } catch (e) {
-      localError = e;
+    f[this.table] = tasks.length;
+    f[this.table + 1] = ws.base;
+    f[this.table + 2] = ws.stride;
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      if (task.args.length > TASK_F64 - 3) throw new Error('ThreadPool: too many arguments in a task');
+      let at = this.table + TABLE_HEAD_F64 + i * TASK_F64;
+      f[at++] = task.fn;
+      f[at++] = task.args.length;
+      f[at++] = task.ws ?? -1;
+      for (const a of task.args) f[at++] = a;
     }
-    this.join();
+    const e = (this.epoch = (this.epoch + 1) & EPOCH_MASK);
+    const count = tasks.length;
+    Atomics.store(this.i32, c + DONE, 0);
+    Atomics.store(this.i32, c + CLAIM, e << INDEX_BITS);
+    Atomics.store(this.i32, c + EPOCH, e);
+    Atomics.notify(this.i32, c + EPOCH);
+    // the caller claims tasks like any worker (thread 0: workspace ws.base)
+    let localError: unknown;
+    for (;;) {
+      const w = Atomics.load(this.i32, c + CLAIM);
+      const i = w & ((1 << INDEX_BITS) - 1);
+      if (i >= count) break;
+      if (Atomics.compareExchange(this.i32, c + CLAIM, w, w + 1) !== w) continue;
+      const task = tasks[i]!;
+      const args = task.ws === undefined ? task.args : task.args.slice();
+      if (task.ws !== undefined) args[task.ws] = ws.base;
+      try {
+        exec(task.fn, args);
+      } catch (err) {
+        localError ??= err;
+      }
+      if (Atomics.add(this.i32, c + DONE, 1) === count - 1) Atomics.notify(this.i32, c + DONE);
+    }
+    this.join(count);
     if (Atomics.load(this.i32, c + ERROR) !== 0) {
       const n = Atomics.load(this.i32, c + ERROR_LEN);
       const text = String.fromCharCode(...this.i32.subarray(c + ERROR_TEXT, c + ERROR_TEXT + n));
@@ -294,34 +349,21 @@ export class ThreadPool {
     if (localError !== undefined) throw localError;
   }
 
-  /** Waits for PENDING = 0: polls for up to DEFAULT_SPIN_US, then sleeps where the caller may block. */
-  private join(): void {
-    const at = this.ctrl + PENDING;
+  /** Waits for DONE = count: polls for up to DEFAULT_SPIN_US, then sleeps where the caller may block. */
+  private join(count: number): void {
+    const at = this.ctrl + DONE;
     const spinUntil = performance.now() + DEFAULT_SPIN_US / 1000;
     let polls = 0;
     for (;;) {
-      const p = Atomics.load(this.i32, at);
-      if (p === 0) return;
+      const d = Atomics.load(this.i32, at);
+      if (d === count) return;
       if (!this.callerBlocks || (++polls & 63) !== 0 || performance.now() < spinUntil) continue;
-      Atomics.wait(this.i32, at, p);
-    }
-  }
-
-  private writeSlot(t: number, calls: readonly KernelCall[]): void {
-    const f = this.f64;
-    const end = (this.slotsAt + (t + 1) * SLOT_BYTES) >> 3;
-    let at = (this.slotsAt + t * SLOT_BYTES) >> 3;
-    f[at++] = calls.length;
-    for (const call of calls) {
-      if (at + 2 + call.args.length > end) throw new Error('ThreadPool: call slot overflow');
-      f[at++] = call.fn;
-      f[at++] = call.args.length;
-      for (const a of call.args) f[at++] = a;
+      Atomics.wait(this.i32, at, d);
     }
   }
 
   /**
-   * Stops the workers and frees the pool's region. The workers acknowledge QUIT through PENDING before the
+   * Stops the workers and frees the pool's region. The workers acknowledge QUIT through ACK before the
    * region is freed, so a recycled region can never be read as a job; a worker that does not answer within
    * 5 s (it died) leaves the region allocated rather than risk that.
    */
@@ -329,21 +371,22 @@ export class ThreadPool {
     if (this.disposed) return;
     this.disposed = true;
     const c = this.ctrl;
-    Atomics.store(this.i32, c + PENDING, this.threads - 1);
+    Atomics.store(this.i32, c + ACK, this.threads - 1);
     Atomics.store(this.i32, c + QUIT, 1);
-    Atomics.add(this.i32, c + EPOCH, 1);
+    this.epoch = (this.epoch + 1) & EPOCH_MASK;
+    Atomics.store(this.i32, c + EPOCH, this.epoch);
     Atomics.notify(this.i32, c + EPOCH);
     const deadline = Date.now() + DISPOSE_TIMEOUT_MS;
     let acked = false;
     for (;;) {
-      const p = Atomics.load(this.i32, c + PENDING);
+      const p = Atomics.load(this.i32, c + ACK);
       if (p === 0) {
         acked = true;
         break;
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
-      if (this.callerBlocks) Atomics.wait(this.i32, c + PENDING, p, left);
+      if (this.callerBlocks) Atomics.wait(this.i32, c + ACK, p, left);
     }
     for (const w of this.workers) w.terminate();
     if (acked) this.allocator.free(this.region);

@@ -1,6 +1,8 @@
 /**
- * How kernels are split across threads: pure functions from a problem to one list of kernel calls per
- * thread (index 0 is the calling thread), or null where the work is too small to be worth a fork-join.
+ * How kernels are split across threads: pure functions from a problem to a list of tasks (kernel calls on
+ * disjoint parts of the output, claimed by the threads in order — see ./pool.ts), or null where the work
+ * is too small to be worth a fork-join. A job has a few tasks per thread, so a preempted thread delays it
+ * by one task, not by a whole share.
  *
  * Every split partitions the OUTPUT, and every output element is computed by exactly the arithmetic it
  * gets single-threaded, so results are bit-identical for any thread count:
@@ -14,6 +16,7 @@
  */
 import type { BroadcastPlan } from '../broadcast.js';
 import type { UnaryOpName } from '../ops.js';
+import { MAX_TASKS } from './pool.js';
 
 type Ptr = number;
 
@@ -34,9 +37,18 @@ export type ThreadExport = (typeof THREAD_EXPORTS)[number];
 export interface PlannedCall {
   fn: ThreadExport;
   args: number[];
+  /** Index of the workspace argument (left 0 here; each thread passes its own). */
+  ws?: number;
 }
-/** plan[t] = the calls of thread t; plan.length = threads used (≥ 2). */
-export type Plan = PlannedCall[][];
+/** The tasks of one job, in the order threads claim them. */
+export type Plan = PlannedCall[];
+
+/**
+ * Tasks per thread. Gemm: 2 — every gemm task packs the whole B panel of its rows (or A of its columns)
+ * again, ≈ 1/(2·rows) of its flops in copies, so tasks stay big; the rest: 4.
+ */
+const GEMM_TASKS_PER_THREAD = 2;
+const TASKS_PER_THREAD = 4;
 
 // ---- when to split ------------------------------------------------------------------------------------
 //
@@ -108,11 +120,11 @@ export interface GemmProblem {
 }
 
 /**
- * Splits a (batched) gemm over rows of C when M ≥ N, else over columns (each thread then re-packs the
- * smaller operand), with the batch folded in: work items are (problem, block) pairs in order, each thread
+ * Splits a (batched) gemm over rows of C when M ≥ N, else over columns (each task then re-packs the
+ * smaller operand), with the batch folded in: work items are (problem, block) pairs in order, each task
  * takes a contiguous run of them — whole problems as one batched call, partial ones as gemm calls.
  */
-export function planGemm(p: GemmProblem, maxThreads: number, ws: (t: number) => Ptr): Plan | null {
+export function planGemm(p: GemmProblem, maxThreads: number): Plan | null {
   if (maxThreads < 2 || p.M <= 0 || p.N <= 0 || p.batch <= 0) return null;
   const byRows = p.M >= p.N;
   const dim = byRows ? p.M : p.N;
@@ -122,13 +134,13 @@ export function planGemm(p: GemmProblem, maxThreads: number, ws: (t: number) => 
   const ns = (2 * p.M * p.N * Math.max(p.K, 1) * p.batch) / GEMM_FLOP_PER_NS;
   const threads = threadsFor(ns, items, maxThreads);
   if (threads < 2) return null;
+  const chunks = Math.min(items, threads * GEMM_TASKS_PER_THREAD);
   const tA = p.transA ? 1 : 0;
   const tB = p.transB ? 1 : 0;
   const acc = p.accumulate ? 1 : 0;
-  const plan: Plan = [];
-  for (let t = 0; t < threads; t++) {
-    const calls: PlannedCall[] = [];
-    let [s, e] = part(items, threads, t);
+  const tasks: Plan = [];
+  for (let t = 0; t < chunks; t++) {
+    let [s, e] = part(items, chunks, t);
     while (s < e) {
       const prob = Math.floor(s / blocks);
       const j0 = s % blocks;
@@ -138,14 +150,16 @@ export function planGemm(p: GemmProblem, maxThreads: number, ws: (t: number) => 
       const whole = j0 === 0 ? Math.floor((e - s) / blocks) : 0;
       if (whole > 0 && (whole === 1 || p.contiguous)) {
         if (whole === 1) {
-          calls.push({
+          tasks.push({
             fn: 'gemm',
-            args: [tA, tB, p.M, p.N, p.K, a, p.lda, b, p.ldb, c, p.ldc, acc, ws(t)],
+            args: [tA, tB, p.M, p.N, p.K, a, p.lda, b, p.ldb, c, p.ldc, acc, 0],
+            ws: 12,
           });
         } else {
-          calls.push({
+          tasks.push({
             fn: 'matmul',
-            args: [a, b, c, p.M, p.N, p.K, tA, tB, acc, whole, p.strideA, p.strideB, p.strideC, ws(t)],
+            args: [a, b, c, p.M, p.N, p.K, tA, tB, acc, whole, p.strideA, p.strideB, p.strideC, 0],
+            ws: 13,
           });
         }
         s += whole * blocks;
@@ -157,36 +171,23 @@ export function planGemm(p: GemmProblem, maxThreads: number, ws: (t: number) => 
       const hi = Math.min(dim, j1 * unit);
       if (byRows) {
         const aOff = p.transA ? lo : lo * p.lda;
-        calls.push({
+        tasks.push({
           fn: 'gemm',
-          args: [
-            tA,
-            tB,
-            hi - lo,
-            p.N,
-            p.K,
-            a + 4 * aOff,
-            p.lda,
-            b,
-            p.ldb,
-            c + 4 * lo * p.ldc,
-            p.ldc,
-            acc,
-            ws(t),
-          ],
+          args: [tA, tB, hi - lo, p.N, p.K, a + 4 * aOff, p.lda, b, p.ldb, c + 4 * lo * p.ldc, p.ldc, acc, 0],
+          ws: 12,
         });
       } else {
         const bOff = p.transB ? lo * p.ldb : lo;
-        calls.push({
+        tasks.push({
           fn: 'gemm',
-          args: [tA, tB, p.M, hi - lo, p.K, a, p.lda, b + 4 * bOff, p.ldb, c + 4 * lo, p.ldc, acc, ws(t)],
+          args: [tA, tB, p.M, hi - lo, p.K, a, p.lda, b + 4 * bOff, p.ldb, c + 4 * lo, p.ldc, acc, 0],
+          ws: 12,
         });
       }
       s += j1 - j0;
     }
-    plan.push(calls);
   }
-  return plan;
+  return tasks;
 }
 
 // ---- conv2d -------------------------------------------------------------------------------------------
@@ -218,21 +219,22 @@ const CONV_FN: Record<ConvPass, ThreadExport> = {
 };
 
 /** Forward: rows of y in multiples of 4 pixels; input gradient: images; filter gradient: rows of dw by 4. */
-export function planConv(p: ConvProblem, maxThreads: number, ws: (t: number) => Ptr): Plan | null {
+export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
   if (maxThreads < 2) return null;
   const [extent, unit] =
     p.pass === 'forward' ? [p.pixels, MR] : p.pass === 'inputGrad' ? [p.images, 1] : [p.kk, MR];
   const units = Math.ceil(extent / unit);
   const threads = threadsFor(p.flops / GEMM_FLOP_PER_NS, units, maxThreads);
   if (threads < 2) return null;
-  const plan: Plan = [];
-  for (let t = 0; t < threads; t++) {
-    const [u0, u1] = part(units, threads, t);
+  const chunks = Math.min(units, threads * TASKS_PER_THREAD);
+  const tasks: Plan = [];
+  for (let t = 0; t < chunks; t++) {
+    const [u0, u1] = part(units, chunks, t);
     const lo = u0 * unit;
     const hi = Math.min(extent, u1 * unit);
-    plan.push([{ fn: CONV_FN[p.pass], args: [p.p0, p.p1, p.p2, p.geom, ws(t), p.wsBytes, lo, hi] }]);
+    tasks.push({ fn: CONV_FN[p.pass], args: [p.p0, p.p1, p.p2, p.geom, 0, p.wsBytes, lo, hi], ws: 4 });
   }
-  return plan;
+  return tasks;
 }
 
 // ---- elementwise --------------------------------------------------------------------------------------
@@ -259,14 +261,15 @@ export function planUnary(
   const lines = Math.ceil(n / LINE);
   const threads = threadsFor(n * costNs, lines, maxThreads);
   if (threads < 2) return null;
-  const plan: Plan = [];
-  for (let t = 0; t < threads; t++) {
-    const [l0, l1] = part(lines, threads, t);
+  const chunks = Math.min(lines, threads * TASKS_PER_THREAD);
+  const tasks: Plan = [];
+  for (let t = 0; t < chunks; t++) {
+    const [l0, l1] = part(lines, chunks, t);
     const s = l0 * LINE;
     const e = Math.min(n, l1 * LINE);
-    plan.push([{ fn, args: [op, x + 4 * s, y + 4 * s, e - s, p0, p1] }]);
+    tasks.push({ fn, args: [op, x + 4 * s, y + 4 * s, e - s, p0, p1] });
   }
-  return plan;
+  return tasks;
 }
 
 /** A box of a row-major index space: dims < `fixed.length` pinned, dim d over [lo, hi), later dims whole. */
@@ -314,9 +317,9 @@ export function boxes(shape: readonly number[], e0: number, e1: number): Box[] {
 }
 
 /**
- * y = op(a, b) over a broadcast plan: each thread takes a contiguous range of the (contiguous) output,
- * cut into boxes; each box is one kernel call of lower or equal rank, whose shape/stride arrays go into
- * the thread's parameter area (`param(t, values)` writes i32s and returns their address).
+ * y = op(a, b) over a broadcast plan: the (contiguous) output is cut into ranges, each range into boxes;
+ * each box is one task, a kernel call of lower or equal rank whose shape/stride arrays go into the pool's
+ * parameter area (`param(values)` writes i32s and returns their address).
  */
 export function planBinary(
   fn: 'binary_f32' | 'binary_i32',
@@ -327,7 +330,7 @@ export function planBinary(
   y: Ptr,
   plan: BroadcastPlan,
   maxThreads: number,
-  param: (t: number, values: readonly number[]) => Ptr,
+  param: (values: readonly number[]) => Ptr,
 ): Plan | null {
   const n = plan.size;
   const lines = Math.ceil(n / LINE);
@@ -335,10 +338,11 @@ export function planBinary(
   if (threads < 2) return null;
   const shape = plan.shape;
   const [sa, sb] = plan.strides as [readonly number[], readonly number[]];
-  const out: Plan = [];
-  for (let t = 0; t < threads; t++) {
-    const [l0, l1] = part(lines, threads, t);
-    const calls: PlannedCall[] = [];
+  // each range gives ≤ 2·rank − 1 boxes
+  const chunks = Math.min(lines, threads * TASKS_PER_THREAD, Math.floor(MAX_TASKS / (2 * shape.length - 1)));
+  const tasks: Plan = [];
+  for (let t = 0; t < chunks; t++) {
+    const [l0, l1] = part(lines, chunks, t);
     for (const box of boxes(shape, l0 * LINE, Math.min(n, l1 * LINE))) {
       const d = box.fixed.length;
       let offA = box.lo * sa[d]!;
@@ -354,7 +358,7 @@ export function planBinary(
         rowStride *= shape[i]!;
       }
       const subShape = [box.hi - box.lo, ...shape.slice(d + 1)];
-      calls.push({
+      tasks.push({
         fn,
         args: [
           op,
@@ -362,15 +366,14 @@ export function planBinary(
           b + 4 * offB,
           y + 4 * offY,
           subShape.length,
-          param(t, subShape),
-          param(t, sa.slice(d)),
-          param(t, sb.slice(d)),
+          param(subShape),
+          param(sa.slice(d)),
+          param(sb.slice(d)),
         ],
       });
     }
-    out.push(calls);
   }
-  return out;
+  return tasks;
 }
 
 export function binaryCostNs(op: string): number {

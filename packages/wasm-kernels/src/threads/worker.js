@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * A kernel worker: one instance of the kernel module over the pool's shared WebAssembly.Memory, running the
- * calls the calling thread writes into this worker's slot of the control block (see ./pool.ts for the
- * layout and the fork-join protocol).
+ * A kernel worker: one instance of the kernel module over the pool's shared WebAssembly.Memory, claiming
+ * and running the tasks of each job the calling thread posts in the pool's task table (see ./pool.ts for
+ * the layout and the fork-join protocol).
  *
  * Plain JavaScript with no imports, so the same file runs as a Node `worker_threads` worker and as a
  * browser module worker (`new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })`), and
@@ -19,11 +19,13 @@
  * @property {WebAssembly.Memory} memory  the shared memory
  * @property {number} thread              this worker's index (1..threads−1; the caller is 0)
  * @property {number} ctrl                byte offset of the control block
- * @property {number} slot                byte offset of this worker's call slot
+ * @property {number} table               byte offset of the task table
  * @property {number} scratch             byte offset of this instance's 64 bytes of odometer scratch
  * @property {string[]} names             export names, indexed by the call records' function ids
- * @property {{ epoch: number, pending: number, quit: number, error: number, errorLen: number,
- *   errorText: number, errorTextMax: number }} layout  i32 indices into the control block
+ * @property {{ epoch: number, claim: number, done: number, indexBits: number, quit: number, ack: number,
+ *   error: number, errorLen: number, errorText: number, errorTextMax: number, tableHead: number,
+ *   taskF64: number }} layout
+ *   i32 indices into the control block, CLAIM's index bits, f64 sizes of the task table's head and records
  * @property {number} spinUs              microseconds a worker polls for the next job before it sleeps
  */
 
@@ -92,9 +94,9 @@ function start(init) {
   const f64 = new Float64Array(init.memory.buffer);
   const L = init.layout;
   const c = init.ctrl >> 2;
-  const slot = init.slot >> 3;
+  const table = init.table >> 3;
   reply({ ready: true });
-  loop(init, fns, i32, f64, c, slot, L);
+  loop(init, fns, i32, f64, c, table, L);
 }
 
 /**
@@ -103,15 +105,15 @@ function start(init) {
  * @param {Int32Array} i32
  * @param {Float64Array} f64
  * @param {number} c   control block (i32 index)
- * @param {number} slot call slot (f64 index)
+ * @param {number} table task table (f64 index)
  * @param {WorkerInit['layout']} L
  */
-function loop(init, fns, i32, f64, c, slot, L) {
+function loop(init, fns, i32, f64, c, table, L) {
   // The epoch starts at 0 and no job starts before every worker said ready, so 0 is the last epoch this
   // worker has seen — reading it here instead could miss a job started between 'ready' and this line.
   let seen = 0;
   for (;;) {
-    // A new job bumps the epoch. Poll for up to spinUs first (kernels often come back to back, and a
+    // A new job sets a new epoch. Poll for up to spinUs first (kernels often come back to back, and a
     // futex wake-up costs 20–100 µs), then sleep. The clock is read every 64 polls only.
     const spinUntil = performance.now() + init.spinUs / 1000;
     let polls = 0;
@@ -122,33 +124,50 @@ function loop(init, fns, i32, f64, c, slot, L) {
     seen = Atomics.load(i32, c + L.epoch);
     if (Atomics.load(i32, c + L.quit) !== 0) {
       // acknowledge, so the caller may free the control block
-      if (Atomics.sub(i32, c + L.pending, 1) === 1) Atomics.notify(i32, c + L.pending);
+      if (Atomics.sub(i32, c + L.ack, 1) === 1) Atomics.notify(i32, c + L.ack);
       break;
     }
-    try {
-      runCalls(fns, f64, slot);
-    } catch (e) {
-      recordError(i32, c, L, `thread ${init.thread}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (Atomics.sub(i32, c + L.pending, 1) === 1) Atomics.notify(i32, c + L.pending);
+    runTasks(init.thread, seen, fns, i32, f64, c, table, L);
   }
   close();
 }
 
 /**
- * Runs the call records of one slot: [count, (fn, nargs, ...args) × count] as f64s.
+ * Claims and runs tasks of job `epoch` until none are left. A claim is a compare-exchange of CLAIM from
+ * (epoch << indexBits | i) to i + 1: it fails, and this worker stops, once the job has moved on. Record i:
+ * [fn, nargs, wsArg, ...args] as f64s; the argument at wsArg (if ≥ 0) becomes this thread's workspace,
+ * wsBase + thread · wsStride. A failing task is recorded (the first error wins) and still counted done.
+ * @param {number} thread
+ * @param {number} epoch
  * @param {Function[]} fns
+ * @param {Int32Array} i32
  * @param {Float64Array} f64
- * @param {number} at
+ * @param {number} c
+ * @param {number} table
+ * @param {WorkerInit['layout']} L
  */
-function runCalls(fns, f64, at) {
-  const count = f64[at++];
-  for (let k = 0; k < count; k++) {
-    const fn = fns[f64[at++]];
-    const nargs = f64[at++];
-    const args = Array.from(f64.subarray(at, at + nargs));
-    at += nargs;
-    fn(...args);
+function runTasks(thread, epoch, fns, i32, f64, c, table, L) {
+  const indexMask = (1 << L.indexBits) - 1;
+  for (;;) {
+    const w = Atomics.load(i32, c + L.claim);
+    if (w >>> L.indexBits !== epoch) return;
+    const i = w & indexMask;
+    // the table belongs to this epoch while CLAIM says so; once a task is claimed the job cannot end
+    // (and the table cannot change) before this worker counts it done
+    const count = f64[table];
+    if (i >= count) return;
+    if (Atomics.compareExchange(i32, c + L.claim, w, w + 1) !== w) continue;
+    const at = table + L.tableHead + i * L.taskF64;
+    const nargs = f64[at + 1];
+    const wsArg = f64[at + 2];
+    const args = Array.from(f64.subarray(at + 3, at + 3 + nargs));
+    if (wsArg >= 0) args[wsArg] = f64[table + 1] + thread * f64[table + 2];
+    try {
+      fns[f64[at]](...args);
+    } catch (e) {
+      recordError(i32, c, L, `thread ${thread}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (Atomics.add(i32, c + L.done, 1) === count - 1) Atomics.notify(i32, c + L.done);
   }
 }
 
