@@ -60,13 +60,22 @@ function describeTensors(ts: readonly TensorInfo[]): string {
   return ts.map((t) => `[${t.shape.join(', ')}] ${t.dtype}`).join(', ');
 }
 
-/** Storage of one tensor: a pooled buffer (its size class) holding `size` elements. */
+/**
+ * Storage of one tensor: a pooled buffer (its size class) holding `size` elements — or, for a
+ * sub-view (`base` set), `size` elements at element `offset` of its base's buffer, never freed itself.
+ */
 class GPUStorage {
   constructor(
     public buffer: GPUBuffer | null,
     readonly size: number,
     readonly dtype: DType,
+    readonly offset = 0,
+    readonly base?: GPUStorage,
   ) {}
+  /** The buffer, or null once it (or a view's base) was freed. */
+  get live(): GPUBuffer | null {
+    return this.base && !this.base.buffer ? null : this.buffer;
+  }
 }
 
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
@@ -244,6 +253,7 @@ export class WebGPUBackend implements Backend {
 
   free(data: DataId): void {
     const s = data as GPUStorage;
+    if (s.base) throw new Error('webgpu free: a view is not freed (its base storage is)');
     if (!s.buffer) return;
     this.liveElementBytes -= s.size * 4;
     this.liveTensors--;
@@ -255,11 +265,28 @@ export class WebGPUBackend implements Backend {
     s.buffer = null;
   }
 
+  /**
+   * Elements [offset, offset + size) of `data`, sharing its buffer (multi-tensor optimizer buffers).
+   * The offset must be a multiple of the binding-offset alignment (minStorageBufferOffsetAlignment).
+   */
+  view(data: DataId, offset: number, size: number): DataId {
+    const s = data as GPUStorage;
+    if (!s.live) throw new Error('webgpu view: the tensor was already freed');
+    const align = this.splitLimits.alignElements;
+    if (offset % align !== 0)
+      throw new Error(
+        `webgpu view: offset ${offset} is not a multiple of ${align} elements (the device's minStorageBufferOffsetAlignment)`,
+      );
+    if (!(offset >= 0 && offset + size <= s.size))
+      throw new RangeError(`webgpu view: [${offset}, ${offset + size}) is outside ${s.size} elements`);
+    return new GPUStorage(s.live, size, s.dtype, s.offset + offset, s.base ?? s);
+  }
+
   async read(data: DataId, dtype: DType, size: number): Promise<DataArray> {
     this.checkUsable('read');
     const s = data as GPUStorage;
     const out = dtype === 'i32' ? new Int32Array(size) : new Float32Array(size);
-    if (!s.buffer) throw new Error('webgpu read: the tensor was already freed');
+    if (!s.live) throw new Error('webgpu read: the tensor was already freed');
     if (size === 0) {
       await this.flush();
       return out;
@@ -267,7 +294,7 @@ export class WebGPUBackend implements Backend {
     const bytes = size * 4;
     const staging = this.staging.acquire(bytes, true);
     this.endPass();
-    this.openEncoder().copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+    this.openEncoder().copyBufferToBuffer(s.live!, s.offset * 4, staging, 0, bytes);
     this.submit();
     try {
       await staging.mapAsync(MAP_READ, 0, bytes);
@@ -362,11 +389,12 @@ export class WebGPUBackend implements Backend {
     ];
     bindings.forEach((t, i) => {
       const s = t.data as GPUStorage;
-      if (!s.buffer) throw new Error(`webgpu ${op}: binding ${i} refers to a freed tensor`);
+      const buffer = s.live;
+      if (!buffer) throw new Error(`webgpu ${op}: binding ${i} refers to a freed tensor`);
       const w = windows[i];
       entries.push({
         binding: i + 1,
-        resource: { buffer: s.buffer, offset: w.offset * 4, size: Math.max(w.size * 4, 4) },
+        resource: { buffer, offset: (s.offset + w.offset) * 4, size: Math.max(w.size * 4, 4) },
       });
     });
     const bindGroup = this.device.createBindGroup({ layout: bgl, entries, label: spec.key });
