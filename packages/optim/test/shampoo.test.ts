@@ -123,7 +123,8 @@ function shampooReference(x0: Float64Array, shape: number[], q: Quadratic, steps
       stats[i] = stats[i].map((v, j) => (b === 1 ? v + o2[j] : b * v + (1 - b) * o2[j]));
       if ((t - 1) % o.preconditionInterval === 0) {
         const d = dimsOf[i];
-        const damped = stats[i].map((v, j) => v + eye(d, o.epsilon)[j]);
+        const delta = o.damping === 'relative' ? o.epsilon * Math.max(frobenius(stats[i]), 1e-12) : o.epsilon;
+        const damped = stats[i].map((v, j) => v + eye(d, delta)[j]);
         roots[i] = inversePthRootReference(damped, d, 2 * k, o.rootIterations);
       }
     });
@@ -151,6 +152,7 @@ describe('Shampoo', () => {
     momentum: 0.5,
     weightDecay: 0.1,
     epsilon: 1e-3,
+    damping: 'absolute',
     statisticsDecay: 1,
     preconditionInterval: 3,
     graft: 'adam',
@@ -160,16 +162,17 @@ describe('Shampoo', () => {
     maxPreconditionerDim: 1024,
   };
   // Library and reference run the same float64 algorithm; they differ in summation order inside
-  // matmuls (≈ n·u relative per product). The roots amplify such differences by at most κ(H + εI)
-  // ≲ 1e5 here (ε = 1e-3, ‖H‖ ≲ 100), over ≤ 100 products per root: ≲ 1e5·100·4·1.1e-16 ≈ 5e-9
+  // matmuls (≈ n·u relative per product). The roots amplify such differences by at most κ(H + δI)
+  // ≲ 1e5 here (absolute ε = 1e-3 with ‖H‖ ≲ 100; relative ε = 1e-4), over ≤ 100 products per
+  // root: ≲ 1e5·100·4·1.1e-16 ≈ 5e-9
   // relative in the update, times lr·steps ≈ 1 on the parameters. Tolerance 1e-8.
   const TOL = 1e-8;
   for (const [name, shape, extra] of [
     ['matrix, summed statistics', [4, 3], {}],
     [
-      'matrix, decayed statistics, refresh every step',
+      'matrix, decayed statistics, relative damping, refresh every step',
       [3, 5],
-      { statisticsDecay: 0.9, preconditionInterval: 1 },
+      { statisticsDecay: 0.9, preconditionInterval: 1, damping: 'relative', epsilon: 1e-4 },
     ],
     ['vector (full-matrix AdaGrad direction)', [5], {}],
   ] as [string, number[], Partial<ShampooOptions>][]) {
@@ -229,6 +232,9 @@ describe('Shampoo', () => {
       /preconditionInterval must be a positive integer/,
     );
     expect(() => new Shampoo([p], { statisticsDecay: 0 })).toThrow(/statisticsDecay must be in \(0, 1\]/);
+    expect(() => new Shampoo([p], { damping: 'none' as 'relative' })).toThrow(
+      /damping must be 'relative' or 'absolute'/,
+    );
     free(p);
   });
 });
