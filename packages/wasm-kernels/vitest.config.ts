@@ -18,7 +18,12 @@ export default defineConfig({
           name: 'relaxed',
           include: ['test/**/*.test.ts'],
           // build-independent tests run once (Chromium picks its own build)
-          exclude: ['test/allocator.test.ts', 'test/probe.test.ts', 'test/threads-browser.test.ts'],
+          exclude: [
+            'test/allocator.test.ts',
+            'test/probe.test.ts',
+            'test/threads-browser.test.ts',
+            'test/backend-browser.test.ts',
+          ],
           execArgv: ['--experimental-wasm-relaxed-simd'],
           env: { DESCENT_WASM_VARIANT: 'relaxed' },
         },
