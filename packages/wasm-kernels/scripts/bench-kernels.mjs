@@ -9,7 +9,9 @@
 //
 // Both columns call the same KernelModule methods (KernelModule.create({ threads: 1 }) vs { threads: T }),
 // and their timed batches alternate, so machine noise hits both alike; the ratio is T-thread speed over
-// one-thread speed.
+// one-thread speed. `cores` is the CPU time the process got per second of each column's batches
+// (process.cpuUsage, all threads): on a machine shared with other work, a column is only as fast as the
+// cores its threads actually got (1 and T when the machine is idle).
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,14 +56,23 @@ function time(fns, minSeconds = 0.25) {
     reps *= 2;
   }
   const samples = fns.map(() => []);
+  const cpu = fns.map(() => 0);
+  const wall = fns.map(() => 0);
   for (let s = 0; s < 7; s++) {
     fns.forEach((fn, m) => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) fn();
-      samples[m].push((performance.now() - t0) / 1000 / reps);
+      const dt = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      cpu[m] += (c.user + c.system) / 1e6;
+      wall[m] += dt;
+      samples[m].push(dt / reps);
     });
   }
-  return samples.map((xs) => xs.sort((a, b) => a - b)[3]);
+  const secs = samples.map((xs) => xs.sort((a, b) => a - b)[3]);
+  secs.cores = cpu.map((c, m) => c / wall[m]);
+  return secs;
 }
 
 const results = {
@@ -81,6 +92,7 @@ function columns(secs, work) {
   if (secs.length > 1) {
     out[T] = round(work / secs[1]);
     out.ratio = round(secs[0] / secs[1]);
+    out.cores = [round(secs.cores[0]), round(secs.cores[1])];
   }
   return out;
 }
@@ -237,8 +249,8 @@ for (const km of modules) km.dispose();
 if (argv.includes('--json')) {
   console.log(JSON.stringify(results));
 } else {
-  const head = T > 1 ? `1 thread | ${T} threads | ratio` : '1 thread';
-  const row = (v) => (T > 1 ? `${v[1]} | ${v[T]} | ${v.ratio}×` : `${v[1]}`);
+  const head = T > 1 ? `1 thread | ${T} threads | ratio | cores got by 1 / ${T} threads` : '1 thread';
+  const row = (v) => (T > 1 ? `${v[1]} | ${v[T]} | ${v.ratio}× | ${v.cores[0]} / ${v.cores[1]}` : `${v[1]}`);
   console.log(
     `wasm-kernels bench — build: ${variant}, ${results.cpu} (${results.cores} cores), Node ${results.node}, medians of 7`,
   );
