@@ -11,6 +11,8 @@ export interface LionOptions {
   maximize: boolean;
   /** Fused kernel: true forces it, false uses core ops, undefined picks it where the backend has it. */
   fused?: boolean;
+  /** Multi-tensor apply: the group's parameters and state live in flat buffers, one launch per step. */
+  flat?: boolean;
 }
 
 /**
@@ -23,7 +25,8 @@ export interface LionOptions {
  *
  * Every coordinate moves by exactly ±lr (or 0), so Lion wants a learning rate 3–10× smaller than
  * AdamW's and a correspondingly larger λ. Defaults are the paper's: lr 1e-4, betas (0.9, 0.99).
- * One pass of the fused `lionUpdate` kernel where the backend has it.
+ * One pass of the fused `lionUpdate` kernel where the backend has it; `flat: true` updates a whole
+ * group with one launch (multi-tensor apply).
  */
 export class Lion extends Optimizer<LionOptions> {
   constructor(params: ParamsInput<LionOptions>, options: Partial<LionOptions> = {}) {
@@ -34,6 +37,11 @@ export class Lion extends Optimizer<LionOptions> {
     super.validate(o);
     checkBetas('Lion', o.betas);
     checkNonNegative('Lion', 'weightDecay', o.weightDecay);
+  }
+
+  /** One elementwise fused op per update, so a whole group can be one flat buffer. */
+  protected override flatCapable(): boolean {
+    return true;
   }
 
   protected override stateSpec(p: Tensor): Record<string, StateSpec> {

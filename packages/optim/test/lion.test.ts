@@ -86,6 +86,24 @@ describe('Lion', () => {
     free(x);
   });
 
+  it('flat (multi-tensor) mode gives bit-identical results to per-tensor updates', () => {
+    const rng = new Rng(10);
+    const shapes = [[3, 5], [7], [], [2, 2, 2]];
+    const qs = shapes.map((s) => new Quadratic(s, rng));
+    const init = shapes.map((s) => rng.normals(s.reduce((a, b) => a * b, 1)));
+    const run = (flat: boolean) => {
+      const ps = shapes.map((s, i) => t64(init[i], s).requireGrad());
+      const opt = new Lion(ps, { lr: 0.02, weightDecay: 0.1, flat });
+      for (let t = 0; t < 10; t++)
+        trainStep(opt, () => ps.map((p, i) => qs[i].loss(p)).reduce((a, b) => a.add(b)));
+      const out = ps.map((p) => Array.from(host(p)));
+      opt.dispose();
+      free(...ps);
+      return out;
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+
   it('rejects bad hyperparameters', () => {
     const p = t64([1], [1]).requireGrad();
     expect(() => new Lion([p], { betas: [0.9, 1] })).toThrow(/Lion: betas must be two numbers in \[0, 1\)/);
