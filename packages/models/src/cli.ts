@@ -15,6 +15,7 @@ const DEFAULTS = {
   steps: 600,
   lr: Number.NaN, // NaN: the trainer's default for the optimizer and task
   momentum: 0.9,
+  schedule: 'constant',
   batch: -1, // −1: the task's default (full batch for small tasks, 64 for images)
   hidden: 32,
   samples: 400,
@@ -33,6 +34,7 @@ const HELP = `descent train [options]
   --steps N    training steps (default 600)
   --lr X       learning rate (default: per optimizer and task)
   --momentum X SGD momentum (default 0.9)
+  --schedule   constant | cosine (5% linear warm-up, then cosine decay to 0)
   --batch N    examples per step, 0 = full batch (default: per task)
   --hidden N   hidden width (default 32)
   --samples N  training examples (default 400)
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
     steps: o.steps,
     lr: Number.isNaN(o.lr) ? undefined : o.lr,
     momentum: o.momentum,
+    schedule: o.schedule as 'constant' | 'cosine',
     batch: o.batch < 0 ? undefined : o.batch,
     hidden: o.hidden,
     samples: o.samples,

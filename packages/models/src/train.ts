@@ -50,6 +50,12 @@ export interface TrainOptions {
   steps: number;
   /** Learning rate (default: 0.3 for SGD on the 2-D tasks, 0.05 for SGD elsewhere, 3e-3 otherwise). */
   lr?: number;
+  /**
+   * Learning-rate schedule over the run's total steps: 'constant' (default) or 'cosine' (linear
+   * warm-up over the first 5% of steps, then cosine decay to 0). A function of the global step, so
+   * a resumed run follows the same curve.
+   */
+  schedule?: 'constant' | 'cosine';
   /** SGD momentum (default 0.9; ignored by other optimizers). */
   momentum?: number;
   /** Examples per step; 0 = full batch (default: full batch for small tasks, 64 for images). */
@@ -364,6 +370,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   for (let step = startStep + 1; step <= end; step++) {
     const b = fixed ?? loader.batch(Math.floor((step - 1) / loader.length), (step - 1) % loader.length);
     const log = step === startStep + 1 || step % o.logEvery === 0 || step === end;
+    if (o.schedule === 'cosine') {
+      const warm = Math.max(1, Math.round(0.05 * end));
+      const f =
+        step <= warm
+          ? step / warm
+          : 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, end - warm)));
+      for (const g of opt.groups) g.options.lr = lr * f;
+    } else if (o.schedule !== undefined && o.schedule !== 'constant')
+      throw new DescentError('train', `unknown schedule '${o.schedule as string}' (constant, cosine)`);
     const stats = tidy(() => {
       opt.zeroGrad();
       const out = model.forward(b.x);

@@ -49,6 +49,16 @@ describe('train', () => {
     resumed.dispose();
   });
 
+  it('the cosine schedule ends at a zero learning rate; an unknown schedule is an error', async () => {
+    const r = await train({ ...base, task: 'circles', model: 'mlp', steps: 20, lr: 0.1, schedule: 'cosine' });
+    const groups = (r.optimizer as unknown as { groups: { options: { lr: number } }[] }).groups;
+    expect(groups[0].options.lr).toBeCloseTo(0, 12);
+    r.dispose();
+    await expect(
+      train({ ...base, task: 'circles', model: 'mlp', steps: 1, schedule: 'step' as 'cosine' }),
+    ).rejects.toThrow(/unknown schedule 'step'/);
+  });
+
   it('names what is wrong: unknown optimizer, backend, or a model that does not fit the task', async () => {
     expect(optimizerNames()).toContain('sgd');
     await expect(
