@@ -158,14 +158,17 @@ function coldTable(cases: BenchCase[], results: KernelResult[], impls: ImplInfo[
   return `${md}\n`;
 }
 
-function matmulCharts(
+/** Cost growth of a group of cases with a size (matmul n, AdamW parameter count): log-log chart + fit. */
+function growthCharts(
   prefix: string,
+  group: 'matmul' | 'optimizer',
   cases: BenchCase[],
   results: KernelResult[],
   impls: ImplInfo[],
   charts: Record<string, string>,
 ): string {
-  const mm = cases.filter((c) => c.group === 'matmul' && c.size !== undefined);
+  const mm = cases.filter((c) => c.group === group && c.size !== undefined);
+  const isMatmul = group === 'matmul';
   const series: Series[] = [];
   const gf: Series[] = [];
   let fitRows = '';
@@ -174,12 +177,12 @@ function matmulCharts(
     const pts = mm
       .map((c) => ({ c, r: find(results, c.id, i.id) }))
       .filter((x) => x.r?.status === 'ok')
-      .map((x) => [x.c.size!, x.r!.summary!.median, x.r!.gflops!] as const);
+      .map((x) => [x.c.size!, x.r!.summary!.median, (isMatmul ? x.r!.gflops : x.r!.gbps)!] as const);
     if (pts.length < 2) continue;
     series.push({ name: i.id, points: pts.map((p) => [p[0], p[1]]) });
     gf.push({ name: i.id, points: pts.map((p) => [p[0], p[2]]) });
-    // Fit over n ≥ 256 where available: small sizes are dominated by call overhead.
-    const big = pts.filter((p) => p[0] >= 256);
+    // Matmul: fit over n ≥ 256 where available (small sizes are dominated by call overhead).
+    const big = isMatmul ? pts.filter((p) => p[0] >= 256) : pts;
     const fitPts = big.length >= 2 ? big : pts;
     const f = fitPowerLaw(
       fitPts.map((p) => p[0]),
@@ -187,26 +190,28 @@ function matmulCharts(
     );
     const peak = Math.max(...pts.map((p) => p[2]));
     const last = pts[pts.length - 1];
-    fitRows += `| ${i.id} | ${f.exponent.toFixed(2)} (n = ${fitPts.map((p) => p[0]).join(', ')}; R² ${f.r2.toFixed(3)}) | ${peak.toFixed(1)} | ${last[2].toFixed(1)} at n = ${last[0]} |\n`;
+    fitRows += `| ${i.id} | ${f.exponent.toFixed(2)} (${isMatmul ? 'n' : 'sizes'} = ${fitPts.map((p) => p[0]).join(', ')}; R² ${f.r2.toFixed(3)}) | ${peak.toFixed(1)} | ${last[2].toFixed(1)} at ${isMatmul ? 'n = ' : ''}${last[0]} |\n`;
   }
   if (!series.length) return '';
-  charts[`${prefix}matmul-time.svg`] = lineChart({
-    title: 'Square matmul: time vs size (log-log)',
-    xLabel: 'n (n×n · n×n)',
+  const unit = isMatmul ? 'GFLOP/s' : 'GB/s';
+  charts[`${prefix}${group}-time.svg`] = lineChart({
+    title: isMatmul ? 'Square matmul: time vs size (log-log)' : 'AdamW step: time vs parameters (log-log)',
+    xLabel: isMatmul ? 'n (n×n · n×n)' : 'parameters',
     yLabel: 'median time per call (ms)',
     logX: true,
     logY: true,
     series,
   });
-  charts[`${prefix}matmul-gflops.svg`] = lineChart({
-    title: 'Square matmul: GFLOP/s vs size',
-    xLabel: 'n',
-    yLabel: 'GFLOP/s (2n³ / median time)',
+  charts[`${prefix}${group}-rate.svg`] = lineChart({
+    title: isMatmul ? 'Square matmul: GFLOP/s vs size' : 'AdamW step: GB/s vs parameters',
+    xLabel: isMatmul ? 'n' : 'parameters',
+    yLabel: isMatmul ? 'GFLOP/s (2n³ / median time)' : 'GB/s (28 bytes per parameter / median time)',
     logX: true,
     series: gf,
     yMin: 0,
   });
-  return `![matmul time vs size](${prefix}matmul-time.svg)\n![matmul GFLOP/s](${prefix}matmul-gflops.svg)\n\nCost growth: fitted exponent of time ∝ n^e (3 is the ideal for matmul; a larger value shows where a backend stops scaling — caches, memory, binding limits):\n\n| implementation | exponent e | peak GFLOP/s | at the largest size |\n|---|---|---|---|\n${fitRows}\n`;
+  const ideal = isMatmul ? 3 : 1;
+  return `![${group} time vs size](${prefix}${group}-time.svg)\n![${group} ${unit}](${prefix}${group}-rate.svg)\n\nCost growth: fitted exponent e of time ∝ size^e (${ideal} is ideal; a larger value shows where a backend stops scaling — caches, memory, binding limits):\n\n| implementation | exponent e | peak ${unit} | at the largest size |\n|---|---|---|---|\n${fitRows}\n`;
 }
 
 function groupBarCharts(
@@ -217,7 +222,11 @@ function groupBarCharts(
   charts: Record<string, string>,
 ): string {
   let md = '';
-  for (const c of cases.filter((x) => x.group !== 'matmul')) {
+  for (const c of cases.filter(
+    (x) =>
+      x.group !== 'matmul' &&
+      (x.group !== 'optimizer' || x === cases.filter((y) => y.group === 'optimizer').at(-1)),
+  )) {
     const bars = impls
       .map((i, k) => ({ i, k, r: find(results, c.id, i.id) }))
       .filter((x) => x.r && x.r.status !== 'skipped' && x.r.status !== 'error' && x.r.summary)
@@ -252,7 +261,8 @@ export function buildReport(res: BenchResults): Report {
   md += `## Ratios: descent vs peers (same run)\n\n${ratioTable(res.cases, [...res.kernels, ...(res.browser?.kernels ?? [])])}`;
   md += `## Kernels and ops (Node)\n\n${kernelTables('Node', res.cases, res.kernels, res.impls)}`;
   md += rooflineTable(res.cases, res.kernels, res.impls);
-  md += matmulCharts('', res.cases, res.kernels, res.impls, charts);
+  md += growthCharts('', 'matmul', res.cases, res.kernels, res.impls, charts);
+  md += growthCharts('', 'optimizer', res.cases, res.kernels, res.impls, charts);
   md += groupBarCharts('', res.cases, res.kernels, res.impls, charts);
   const cold = coldTable(res.cases, res.kernels, res.impls);
   if (cold) md += `### WebGPU in Node: cold vs warm\n\n${cold}`;
@@ -261,7 +271,7 @@ export function buildReport(res: BenchResults): Report {
     if (res.browser.error) md += `The browser run failed: ${res.browser.error}\n\n`;
     if (res.browser.adapter) md += `WebGPU adapter: \`${JSON.stringify(res.browser.adapter)}\`\n\n`;
     md += kernelTables('Chromium', res.cases, res.browser.kernels, res.browser.impls);
-    md += matmulCharts('chromium-', res.cases, res.browser.kernels, res.browser.impls, charts);
+    md += growthCharts('chromium-', 'matmul', res.cases, res.browser.kernels, res.browser.impls, charts);
     const bcold = coldTable(res.cases, res.browser.kernels, res.browser.impls);
     if (bcold) md += `### WebGPU in Chromium: cold vs warm\n\n${bcold}`;
   }
@@ -300,6 +310,27 @@ function trainingSection(res: BenchResults, charts: Record<string, string>): str
     }
   }
   md += '\n';
+  const pairs: [string, string][] = [
+    ['descent-js', 'tfjs-cpu'],
+    ['descent-wasm-1t', 'tfjs-wasm-1t'],
+    ['descent-wasm-2t', 'tfjs-wasm-1t'],
+    ['descent-webgpu-node', 'tfjs-wasm-1t'],
+  ];
+  const sps = (w: string, id: string) =>
+    t.find((r) => r.workload === w && r.impl === id && r.status === 'ok')?.samplesPerSec;
+  const used = pairs.filter(([a, b]) => workloads.some((w) => sps(w, a) && sps(w, b)));
+  if (used.length) {
+    md += `Training throughput ratios (descent samples/s ÷ tfjs samples/s, same run; > 1: descent is faster):\n\n| workload | ${used.map(([a, b]) => `${a} / ${b}`).join(' | ')} |\n|---|${used.map(() => '---').join('|')}|\n`;
+    for (const w of workloads)
+      md += `| ${w} | ${used
+        .map(([a, b]) => {
+          const x = sps(w, a);
+          const y = sps(w, b);
+          return x && y ? `**${(x / y).toFixed(2)}×**` : '';
+        })
+        .join(' | ')} |\n`;
+    md += '\n';
+  }
   for (const w of workloads) if (charts[`train-${w}.svg`]) md += `![${w}](train-${w}.svg)\n`;
   return `${md}\n`;
 }

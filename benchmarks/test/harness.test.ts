@@ -200,7 +200,7 @@ describe('report', () => {
     expect(r.markdown).toContain('| 64³ | **3.00×** |');
     expect(r.markdown).toContain('✗ wrong');
     expect(r.markdown).toMatch(/descent-wasm-kernels-1t \| 1\.00 \(n = 64, 128, 256/); // 1, 2, 4 ms: exponent 1
-    expect(Object.keys(r.charts)).toEqual(expect.arrayContaining(['matmul-time.svg', 'matmul-gflops.svg']));
+    expect(Object.keys(r.charts)).toEqual(expect.arrayContaining(['matmul-time.svg', 'matmul-rate.svg']));
     for (const svg of Object.values(r.charts)) {
       expect(svg.startsWith('<svg')).toBe(true);
       expect(svg.trim().endsWith('</svg>')).toBe(true);

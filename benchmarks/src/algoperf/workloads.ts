@@ -77,7 +77,7 @@ export async function optWorkloads(quick: boolean): Promise<OptWorkload[]> {
     ws.push({
       id: 'spirals-mlp',
       target: `validation accuracy ≥ ${acc}`,
-      maxSteps: quick ? 400 : 2000,
+      maxSteps: quick ? 300 : 2000,
       evalEvery: 25,
       batch: 1000,
       train: split(ds.x, ds.y, 2, 1, 0, 1000),
@@ -108,7 +108,7 @@ export async function optWorkloads(quick: boolean): Promise<OptWorkload[]> {
     ws.push({
       id: 'imbalanced-logistic',
       target: `validation BCE ≤ ${factor} × the generating model's (${(factor * bayes).toFixed(4)})`,
-      maxSteps: quick ? 400 : 2000,
+      maxSteps: quick ? 300 : 2000,
       evalEvery: 25,
       batch: 128,
       train: split(ds.x, ds.y, dim, 1, 0, 5000),
@@ -135,7 +135,7 @@ export async function optWorkloads(quick: boolean): Promise<OptWorkload[]> {
     ws.push({
       id: 'teacher-student',
       target: `validation MSE ≤ ${frac} × Var(y) (${(frac * variance).toFixed(4)})`,
-      maxSteps: quick ? 400 : 2000,
+      maxSteps: quick ? 300 : 2000,
       evalEvery: 25,
       batch: 64,
       train: split(ds.x, ds.y, inF, outF, 0, 3500),
