@@ -142,12 +142,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     const { params, ...overrides } = group;
     if (!Array.isArray(params)) throw new DescentError(this.name, 'a parameter group needs a params array');
     const options = { ...this.defaults, ...overrides } as O;
-    this.validate(options);
-    if ((options as FlatOption).flat && !this.flatCapable())
-      throw new DescentError(
-        this.name,
-        'flat (multi-tensor) mode is only for optimizers with one elementwise update',
-      );
+    this.validateOptions(options);
     const seen = new Set(this.groups.flatMap((g) => g.params));
     for (const p of params) {
       if (!isTensorLike(p)) throw new DescentError(this.name, `parameter ${String(p)} is not a tensor`);
@@ -169,6 +164,16 @@ export abstract class Optimizer<O extends { lr: number }> {
     const lr = options.lr;
     if (!(typeof lr === 'number' && lr >= 0 && Number.isFinite(lr)))
       throw new DescentError(this.name, `learning rate must be >= 0, got ${lr}`);
+  }
+
+  /** `validate` plus the checks every optimizer shares (the `flat` option). */
+  private validateOptions(options: O): void {
+    this.validate(options);
+    if ((options as FlatOption).flat && !this.flatCapable())
+      throw new DescentError(
+        this.name,
+        'flat (multi-tensor) mode is only for optimizers with one elementwise update',
+      );
   }
 
   /** The state buffers of one parameter, when known up front (see "How to write an optimizer"). */
@@ -480,7 +485,7 @@ export abstract class Optimizer<O extends { lr: number }> {
         );
       const { params: _ignored, ...opts } = dg;
       const options = { ...group.options, ...structuredClone(opts) } as O;
-      this.validate(options);
+      this.validateOptions(options);
       newOptions.push(options);
       for (let k = 0; k < group.params.length; k++) groupOf[offset + k] = gi;
       offset += group.params.length;
