@@ -344,15 +344,24 @@ export class KernelModule {
    */
   static async create(options: KernelModuleOptions = {}): Promise<KernelModule> {
     const variant = resolveVariant(options.variant);
-    const threads = await resolveThreads(options);
-    const shared = threads > 1 || isSharedMemory(options.memory);
+    let threads = await resolveThreads(options);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = newMemory(options, threads > 1);
+    } catch (e) {
+      // A shared memory reserves its whole maximum up front; where that much address space is refused
+      // (32-bit or memory-capped engines), run single-threaded on an ordinary memory.
+      if (threads === 1 || options.memory) throw e;
+      threads = 1;
+      memory = newMemory(options, false);
+    }
+    const shared = isSharedMemory(memory);
     const key = `${variant}${shared ? '-shared' : ''}`;
     let mod = compiled.get(key);
     if (!mod) {
       mod = WebAssembly.compile(kernelBinary(variant, shared));
       compiled.set(key, mod);
     }
-    const memory = newMemory(options, shared);
     const instance = await WebAssembly.instantiate(await mod, imports(memory));
     const km = new KernelModule(variant, instance, memory, options.maximumBytes);
     if (threads > 1) {

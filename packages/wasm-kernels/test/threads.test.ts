@@ -224,6 +224,14 @@ describe(`threads (${VARIANT})`, () => {
     });
     expect(km.threads).toBe(1);
     await expect(KernelModule.create({ variant: VARIANT, threads: 0 })).rejects.toThrow(/positive integer/);
+    // a worker script that is not there fails loudly, naming the way out
+    await expect(
+      KernelModule.create({
+        variant: VARIANT,
+        threads: 2,
+        workerUrl: new URL('./no-such-worker.js', import.meta.url),
+      }),
+    ).rejects.toThrow(/worker 1 failed to start .*workerUrl/);
   });
 
   describe('matmul / gemm', () => {

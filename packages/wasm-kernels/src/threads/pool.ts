@@ -249,7 +249,8 @@ export class ThreadPool {
                 clearTimeout(timer);
                 reject(
                   new Error(
-                    `ThreadPool: worker ${t} failed to start (${e instanceof Error ? e.message : String(e)})`,
+                    `ThreadPool: worker ${t} failed to start (${e instanceof Error ? e.message : String(e)}); ` +
+                      "pass `workerUrl` pointing at the package's threads/worker.js, or `threads: 1`",
                   ),
                 );
               });
