@@ -8,7 +8,18 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { engine, full, noGrad, normalValues, type Tensor, tensor } from '@descent/core';
-import { Adafactor, Lion, Muon, SAM, SGD, Shampoo, Sophia } from '@descent/optim';
+import {
+  Adafactor,
+  adaptiveGradClip,
+  clipGradNorm,
+  clipGradValue,
+  Lion,
+  Muon,
+  SAM,
+  SGD,
+  Shampoo,
+  Sophia,
+} from '@descent/optim';
 import { createWasmBackend } from '@descent/wasm-kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -165,4 +176,40 @@ describe('modern optimizers on the kernel backends', () => {
       expect(moved).toBeGreaterThan(100 * tol);
     }, 300_000);
   }
+
+  it(`gradient clipping (global norm 2 and ∞, value, AGC) on ${BACKENDS.join(' and ')} matches js64`, async () => {
+    // Each clipped gradient is g·(one factor from a norm over ≤ 40 elements) or a clamp:
+    // depth 16 + 2·40 as above, in one pass.
+    const tol = 4 * (16 + 2 * 40) * U;
+    const clipAll = async (backend: string) => {
+      const params = SHAPES.map((s, k) => tensor(initial(k), s, { backend }).requireGrad());
+      const out: number[][] = [];
+      for (const [name, clip] of [
+        ['norm 2', (ps: Tensor[]) => clipGradNorm(ps, 0.5).dispose()],
+        ['norm ∞', (ps: Tensor[]) => clipGradNorm(ps, 0.3, { normType: Number.POSITIVE_INFINITY }).dispose()],
+        ['value', (ps: Tensor[]) => clipGradValue(ps, 0.4)],
+        ['agc', (ps: Tensor[]) => adaptiveGradClip(ps, { clipping: 0.05 })],
+      ] as const) {
+        await setGrads(params, name.length, backend);
+        clip(params);
+        for (const p of params) out.push(Array.from(await p.grad!.data()));
+      }
+      noGrad(() => {
+        for (const p of params) p.dispose();
+      });
+      return out;
+    };
+    const want = await clipAll('js64');
+    for (const backend of BACKENDS) {
+      const before = engine.memory(backend).tensors;
+      const got = await clipAll(backend);
+      for (const [k, g] of got.entries())
+        for (const [i, v] of g.entries())
+          if (!(Math.abs(v - want[k][i]) <= tol * (1 + Math.abs(want[k][i]))))
+            throw new Error(
+              `clip case ${k >> 2} on ${backend}: grad ${k % 4}[${i}] = ${v}, js64 ${want[k][i]}`,
+            );
+      expect(engine.memory(backend).tensors).toBe(before);
+    }
+  }, 300_000);
 });

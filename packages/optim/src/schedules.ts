@@ -8,7 +8,7 @@ import { DescentError } from '@descent/core';
  * factors lets one schedule drive groups with different learning rates, and lets schedules be
  * combined: `chain` multiplies factors, `sequential` hands over from one schedule to the next at
  * milestones. The closed forms follow torch.optim.lr_scheduler (ConstantLR, StepLR, MultiStepLR,
- * ExponentialLR, LinearLR, CosineAnnealingLR, PolynomialLR, OneCycleLR, SequentialLR,
+ * ExponentialLR, LinearLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, PolynomialLR, OneCycleLR, SequentialLR,
  * ChainedScheduler, ReduceLROnPlateau), with PyTorch's absolute learning rates written as fractions
  * of the base lr (`eta_min` → `minFactor`, OneCycle's `max_lr` = the base lr).
  */
@@ -114,6 +114,43 @@ export function cosine(o: CosineOptions): Schedule {
       if (t < warm) return w0 + ((1 - w0) * t) / warm;
       const tau = Math.min(t - warm, T);
       return floor + ((1 - floor) * (1 + Math.cos((Math.PI * tau) / T))) / 2;
+    },
+  };
+}
+
+export interface CosineRestartsOptions {
+  /** Length of the first cycle, in steps (PyTorch's T_0). */
+  period: number;
+  /** Each cycle is `mult` times longer than the previous one (integer ≥ 1, default 1). */
+  mult?: number;
+  /** Floor of each cycle (eta_min / base lr; default 0). */
+  minFactor?: number;
+}
+
+/**
+ * Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017; PyTorch
+ * CosineAnnealingWarmRestarts): within a cycle of length T_i, starting at step s_i,
+ * minFactor + (1 − minFactor)·(1 + cos(π·(t − s_i)/T_i))/2; then the factor jumps back to 1.
+ */
+export function cosineRestarts(o: CosineRestartsOptions): Schedule {
+  const mult = o.mult ?? 1;
+  const floor = o.minFactor ?? 0;
+  check(
+    'cosineRestarts',
+    Number.isInteger(o.period) && o.period > 0,
+    `period must be a positive integer, got ${o.period}`,
+  );
+  check('cosineRestarts', Number.isInteger(mult) && mult >= 1, `mult must be an integer >= 1, got ${mult}`);
+  check('cosineRestarts', floor >= 0, `minFactor must be >= 0, got ${floor}`);
+  return {
+    factor: (t) => {
+      let start = 0;
+      let length = o.period;
+      while (t >= start + length) {
+        start += length;
+        length *= mult;
+      }
+      return floor + ((1 - floor) * (1 + Math.cos((Math.PI * (t - start)) / length))) / 2;
     },
   };
 }

@@ -3,6 +3,7 @@ import {
   chain,
   constant,
   cosine,
+  cosineRestarts,
   exponential,
   LRScheduler,
   lambda,
@@ -59,6 +60,15 @@ describe('schedules against their closed forms', () => {
     expect(s.factor(12)).toBeCloseTo(0.1, 15);
     // PyTorch CosineAnnealingLR(T_max=10, eta_min=0) closed form at t=3.
     expect(cosine({ totalSteps: 10 }).factor(3)).toBeCloseTo((1 + Math.cos((3 * Math.PI) / 10)) / 2, 15);
+  });
+
+  it('cosineRestarts restarts after each cycle, cycles growing by mult', () => {
+    // period 2, mult 2: cycles [0, 2), [2, 6), [6, 14).
+    const s = cosineRestarts({ period: 2, mult: 2, minFactor: 0.1 });
+    const c = (tau: number, T: number) => 0.1 + (0.9 * (1 + Math.cos((Math.PI * tau) / T))) / 2;
+    expectFactors(factors(s, 8), [c(0, 2), c(1, 2), c(0, 4), c(1, 4), c(2, 4), c(3, 4), c(0, 8), c(1, 8)]);
+    expect(s.factor(6)).toBe(1);
+    expect(() => cosineRestarts({ period: 0 })).toThrow(/period must be a positive integer/);
   });
 
   it("oneCycle follows PyTorch OneCycleLR's phases", () => {
