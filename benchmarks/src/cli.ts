@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<BenchResults> {
     progress.grow(cases.length * live.length);
     results.kernels = await runKernelCases(cases, live, {
       quick: o.quick,
-      maxCallSeconds: o.quick ? 0.25 : 20,
+      maxCallSeconds: o.quick ? 0.25 : 10,
       reps: o.quick ? 5 : 7,
       warmup: o.quick ? 1 : 2,
       progress,

@@ -33,6 +33,8 @@ export interface RunOptions {
   reps: number;
   warmup: number;
   progress?: Progress;
+  /** Called with each result as soon as it exists (the browser streams them out of the page). */
+  onResult?: (r: KernelResult) => void;
 }
 
 /** Whether a call is expected to exceed the budget, from the impl's nominal speed. */
@@ -58,6 +60,7 @@ export async function runKernelCases(
         return reference;
       });
       results.push(r);
+      opts.onResult?.(r);
       opts.progress?.tick(`${c.id} · ${impl.id}: ${describe(r)}`);
       if (r.status === 'wrong' || r.status === 'error')
         opts.progress?.log(`  ${impl.id} on ${c.id}: ${r.status} — ${r.reason}`);
@@ -95,21 +98,7 @@ async function runOne(
     let t0 = performance.now();
     await prepared.run();
     const coldMs = performance.now() - t0;
-    // Too slow for the budget: judged on the first call, or on a second one where the first compiles
-    // shaders (GPU). The measured time is kept in the reason.
-    let callMs = coldMs;
-    if (impl.reportsCold && callMs > opts.maxCallSeconds * 1000) {
-      t0 = performance.now();
-      await prepared.run();
-      callMs = performance.now() - t0;
-    }
-    if (callMs > opts.maxCallSeconds * 1000)
-      return {
-        ...base,
-        status: 'skipped',
-        coldMs,
-        reason: `too slow here: one call took ${(callMs / 1000).toFixed(1)} s (budget ${opts.maxCallSeconds} s)`,
-      };
+    // Check the first call's outputs before anything else runs (an optimizer step changes its state).
     let agreement: Agreement | undefined;
     if (!impl.roofline) {
       const outs = await prepared.outputs();
@@ -122,6 +111,22 @@ async function runOne(
         prepared.variant ?? {},
       );
     }
+    // Too slow for the budget: judged on the first call, or on a second one where the first compiles
+    // shaders (GPU). The measured time is kept in the reason.
+    let callMs = coldMs;
+    if (impl.reportsCold && callMs > opts.maxCallSeconds * 1000) {
+      t0 = performance.now();
+      await prepared.run();
+      callMs = performance.now() - t0;
+    }
+    if (callMs > opts.maxCallSeconds * 1000)
+      return {
+        ...base,
+        status: agreement && !agreement.ok ? 'wrong' : 'skipped',
+        coldMs,
+        agreement,
+        reason: `${agreement && !agreement.ok ? `${agreement.reason}; ` : ''}too slow here: one call took ${(callMs / 1000).toFixed(1)} s (budget ${opts.maxCallSeconds} s)`,
+      };
     const m = await measure(() => prepared!.run(), {
       warmup: opts.warmup,
       reps: opts.reps,

@@ -133,7 +133,8 @@ export async function runOptimizerBenchmark(o: {
   if (o.quick)
     for (const e of available) if (!chosen.includes(e)) skipped[e.name] = 'not in the --quick subset';
   const trials = o.trials ?? (o.quick ? 2 : 5);
-  const workloads = await optWorkloads(o.quick);
+  // --quick: two workloads, to keep the smoke run short on a loaded machine.
+  const workloads = (await optWorkloads(o.quick)).filter((w) => !o.quick || w.id !== 'imbalanced-logistic');
   o.progress.grow(workloads.length * chosen.length);
   const results: OptimizerWorkloadResult[] = [];
   for (const w of workloads) {

@@ -141,6 +141,26 @@ async function impls(cfg: BrowserConfig, unavailable: Record<string, string>): P
     : list;
 }
 
+function implInfo(i: Impl): ImplInfo {
+  let info: Record<string, unknown> = {};
+  try {
+    info = i.info();
+  } catch {
+    // best-effort
+  }
+  const version = navigator.userAgent.match(/Chrom(e|ium)\/([\d.]+)/)?.[2] ?? '';
+  return {
+    id: i.id,
+    library: i.library,
+    backend: i.backend,
+    threads: i.threads,
+    roofline: i.roofline,
+    reportsCold: i.reportsCold,
+    info,
+    env: `chromium ${version}`,
+  };
+}
+
 async function run(cfg: BrowserConfig): Promise<BrowserOutput> {
   const unavailable: Record<string, string> = {};
   const all = await impls(cfg, unavailable);
@@ -164,6 +184,7 @@ async function run(cfg: BrowserConfig): Promise<BrowserOutput> {
       (!cfg.quick || quickIds.some((q) => c.id.startsWith(q))),
   );
   report(`total ${cases.length * live.length}`);
+  report(`impls ${JSON.stringify(live.map((i) => implInfo(i)))}`);
   const kernels = await runKernelCases(cases, live, {
     quick: cfg.quick,
     maxCallSeconds: cfg.quick ? 0.5 : 3,
@@ -174,6 +195,7 @@ async function run(cfg: BrowserConfig): Promise<BrowserOutput> {
       tick: (s: string) => report(`tick ${s}`),
       log: (s: string) => report(`log ${s}`),
     } as never,
+    onResult: (r) => report(`result ${JSON.stringify(r)}`),
   });
   let adapter: Record<string, unknown> | undefined;
   try {
@@ -182,22 +204,7 @@ async function run(cfg: BrowserConfig): Promise<BrowserOutput> {
     adapter = undefined;
   }
   return {
-    impls: live.map((i) => ({
-      id: i.id,
-      library: i.library,
-      backend: i.backend,
-      threads: i.threads,
-      roofline: i.roofline,
-      reportsCold: i.reportsCold,
-      info: (() => {
-        try {
-          return i.info();
-        } catch {
-          return {};
-        }
-      })(),
-      env: `chromium ${navigator.userAgent.match(/Chrom(e|ium)\/([\d.]+)/)?.[2] ?? ''}`,
-    })),
+    impls: live.map(implInfo),
     kernels,
     adapter,
     unavailable,

@@ -10,7 +10,8 @@ import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchCase } from '../cases.js';
 import type { Progress } from '../progress.js';
-import type { BenchResults } from '../results.js';
+import type { BenchResults, ImplInfo } from '../results.js';
+import type { KernelResult } from '../run.js';
 import type { BrowserConfig, BrowserOutput } from './page.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,9 +83,13 @@ export async function runBrowser(o: {
       '--enable-unsafe-webgpu',
     ],
   });
+  let partial = (): { impls: ImplInfo[]; kernels: KernelResult[] } => ({ impls: [], kernels: [] });
   try {
     const page = await browser.newPage();
     let grown = false;
+    // Results stream out one by one, so a crash of the page loses only the case that was running.
+    const streamed: KernelResult[] = [];
+    let streamedImpls: ImplInfo[] = [];
     page.on('console', (msg) => {
       const t = msg.text();
       if (!t.startsWith('BENCH-PROGRESS ')) return;
@@ -96,7 +101,10 @@ export async function runBrowser(o: {
       } else if (kind === 'tick') o.progress.tick(`chromium ${text}`);
       else if (kind === 'status') o.progress.status(`chromium ${text}`);
       else if (kind === 'log') o.progress.log(text);
+      else if (kind === 'result') streamed.push(JSON.parse(text) as KernelResult);
+      else if (kind === 'impls') streamedImpls = JSON.parse(text) as ImplInfo[];
     });
+    partial = () => ({ impls: streamedImpls, kernels: streamed });
     await page.goto(`${url}/index.html`);
     const cfg: BrowserConfig = {
       quick: o.quick,
@@ -118,7 +126,7 @@ export async function runBrowser(o: {
       unavailable: out.unavailable,
     } as BenchResults['browser'];
   } catch (e) {
-    return { impls: [], kernels: [], error: (e as Error).message.split('\n')[0] };
+    return { ...partial(), error: `the page stopped: ${(e as Error).message.split('\n')[0]}` };
   } finally {
     await browser.close();
     server.close();
