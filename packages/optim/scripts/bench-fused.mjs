@@ -5,7 +5,9 @@
 //
 //   npm run build (core, wasm-kernels, optim) && node packages/optim/scripts/bench-fused.mjs [--params 1] [--reps 15]
 //
-// Backends: 'js' (reference, always) and 'wasm' (when @descent/wasm-kernels is built).
+// Backends: 'js' (reference, always), 'wasm' and 'webgpu' (when their packages are built; WebGPU on
+// lavapipe when the machine has no GPU, so its numbers measure a software rasterizer's CPU).
+import { existsSync } from 'node:fs';
 import { noGrad, randn, registerBackend, setBackend } from '@descent/core';
 import { AdamW } from '../dist/index.js';
 
@@ -32,12 +34,15 @@ const smallShapes = () => Array.from({ length: 1000 }, () => [64]);
 
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function time(fn) {
+/** Median ms of `fn` followed by `sync` (a read that waits for queued GPU work). */
+async function time(fn, sync) {
   const ts = [];
   fn(); // warm-up (state allocation, packing, pipeline creation)
+  await sync();
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     fn();
+    await sync();
     ts.push(performance.now() - t0);
   }
   return median(ts);
@@ -59,7 +64,10 @@ async function bench(backend, label, shapes) {
     ['fused, flat (multi-tensor)', { fused: true, flat: true }],
   ]) {
     const opt = new AdamW(params, { lr: 1e-3, ...o });
-    const ms = time(() => opt.step());
+    const ms = await time(
+      () => opt.step(),
+      () => params[0].data(),
+    );
     opt.dispose();
     console.log(
       `  ${name.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms  ${((28 * total) / ms / 1e6).toFixed(2).padStart(7)} GB/s`,
@@ -82,4 +90,14 @@ try {
   await all('wasm');
 } catch (e) {
   console.log(`\nwasm: skipped (${e.message})`);
+}
+try {
+  // Without a GPU: Mesa lavapipe, as packages/gpu-kernels/test/setup-env.ts sets up.
+  const icd = new URL('../../../.cache/lavapipe/lvp_icd.json', import.meta.url).pathname;
+  if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+  const { createWebGPUBackend } = await import('@descent/gpu-kernels');
+  registerBackend('webgpu', () => createWebGPUBackend(), { replace: true });
+  await all('webgpu');
+} catch (e) {
+  console.log(`\nwebgpu: skipped (${e.message})`);
 }
