@@ -15,6 +15,8 @@ import { DescentError } from '@descent/core';
 export interface Schedule {
   /** Multiplier of the base learning rate at step `t` (t ≥ 0 scheduler steps taken). */
   factor(t: number): number;
+  /** An absolute momentum (SGD's `momentum`, or β1 of `betas`) at step t, for schedules that cycle it (`oneCycle`). */
+  momentum?(t: number): number | undefined;
   /** Receives a validation metric (only stateful schedules such as `reduceOnPlateau` use it). */
   observe?(metric: number): void;
   /** Serializable state of a stateful schedule (for checkpoints). */
@@ -167,17 +169,26 @@ export interface OneCycleOptions {
   anneal?: 'cos' | 'linear';
   /** Three phases (up, back down to the initial lr, then to the final lr) as in fast.ai (default false). */
   threePhase?: boolean;
+  /** Cycle the momentum inversely to the lr, between maxMomentum and baseMomentum (default true, as torch). */
+  cycleMomentum?: boolean;
+  /** Momentum at the lr's peak (default 0.85). */
+  baseMomentum?: number;
+  /** Momentum at the start and end (default 0.95). */
+  maxMomentum?: number;
 }
 
 /**
  * The 1cycle policy (Smith & Topin 2018) with PyTorch OneCycleLR's phase boundaries and
- * interpolation; the group's base lr is the maximum. Momentum cycling is not applied.
+ * interpolation; the group's base lr is the maximum. With `cycleMomentum` (default) the momentum
+ * (SGD's `momentum` or Adam's β1) goes maxMomentum → baseMomentum while the lr rises, and back.
  */
 export function oneCycle(o: OneCycleOptions): Schedule {
   const T = o.totalSteps;
   const pct = o.pctStart ?? 0.3;
   const div = o.divFactor ?? 25;
   const finalDiv = o.finalDivFactor ?? 1e4;
+  const mLow = o.baseMomentum ?? 0.85;
+  const mHigh = o.maxMomentum ?? 0.95;
   check('oneCycle', Number.isInteger(T) && T > 0, `totalSteps must be a positive integer, got ${T}`);
   check('oneCycle', pct > 0 && pct < 1, `pctStart must be in (0, 1), got ${pct}`);
   check(
@@ -185,34 +196,51 @@ export function oneCycle(o: OneCycleOptions): Schedule {
     div > 0 && finalDiv > 0,
     `divFactor and finalDivFactor must be > 0, got ${div}, ${finalDiv}`,
   );
+  check(
+    'oneCycle',
+    mLow >= 0 && mLow <= mHigh && mHigh < 1,
+    `momenta must satisfy 0 <= baseMomentum <= maxMomentum < 1, got ${mLow}, ${mHigh}`,
+  );
   const initial = 1 / div;
   const min = initial / finalDiv;
+  // Each phase: where it ends, and the lr factor and momentum it goes between.
   const phases = o.threePhase
     ? [
-        { end: pct * T - 1, from: initial, to: 1 },
-        { end: 2 * pct * T - 2, from: 1, to: initial },
-        { end: T - 1, from: initial, to: min },
+        { end: pct * T - 1, lr: [initial, 1], m: [mHigh, mLow] },
+        { end: 2 * pct * T - 2, lr: [1, initial], m: [mLow, mHigh] },
+        { end: T - 1, lr: [initial, min], m: [mHigh, mHigh] },
       ]
     : [
-        { end: pct * T - 1, from: initial, to: 1 },
-        { end: T - 1, from: 1, to: min },
+        { end: pct * T - 1, lr: [initial, 1], m: [mHigh, mLow] },
+        { end: T - 1, lr: [1, min], m: [mLow, mHigh] },
       ];
   const interp =
     o.anneal === 'linear'
       ? (a: number, b: number, p: number) => a + (b - a) * p
       : (a: number, b: number, p: number) => b + ((a - b) * (Math.cos(Math.PI * p) + 1)) / 2;
+  /** The phase holding step t and the fraction of it done. */
+  const locate = (t: number) => {
+    if (t > T) throw new DescentError('oneCycle', `step ${t} is past totalSteps (${T})`);
+    let start = 0;
+    for (let i = 0; i < phases.length - 1; i++) {
+      if (t <= phases[i].end) return { ph: phases[i], p: (t - start) / (phases[i].end - start) };
+      start = phases[i].end;
+    }
+    const last = phases[phases.length - 1];
+    return { ph: last, p: (t - start) / (last.end - start) };
+  };
   return {
     factor: (t) => {
-      if (t > T) throw new DescentError('oneCycle', `step ${t} is past totalSteps (${T})`);
-      let start = 0;
-      for (let i = 0; i < phases.length; i++) {
-        const ph = phases[i];
-        if (t <= ph.end || i === phases.length - 1)
-          return interp(ph.from, ph.to, (t - start) / (ph.end - start));
-        start = ph.end;
-      }
-      return min; // unreachable: the last phase always returns
+      const { ph, p } = locate(t);
+      return interp(ph.lr[0], ph.lr[1], p);
     },
+    momentum:
+      o.cycleMomentum === false
+        ? undefined
+        : (t) => {
+            const { ph, p } = locate(t);
+            return interp(ph.m[0], ph.m[1], p);
+          },
   };
 }
 
@@ -226,6 +254,14 @@ export function chain(...schedules: Schedule[]): Schedule {
   check('chain', schedules.length > 0, 'needs at least one schedule');
   return {
     factor: (t) => schedules.reduce((f, s) => f * s.factor(t), 1),
+    // The first schedule that sets a momentum sets it.
+    momentum: (t) => {
+      for (const s of schedules) {
+        const m = s.momentum?.(t);
+        if (m !== undefined) return m;
+      }
+      return undefined;
+    },
     observe: (m) => {
       for (const s of schedules) s.observe?.(m);
     },
@@ -260,6 +296,10 @@ export function sequential(schedules: Schedule[], milestones: readonly number[])
       const i = which(t);
       last = t;
       return schedules[i].factor(t - (i === 0 ? 0 : milestones[i - 1]));
+    },
+    momentum: (t) => {
+      const i = which(t);
+      return schedules[i].momentum?.(t - (i === 0 ? 0 : milestones[i - 1]));
     },
     // A metric goes to the schedule that is active now.
     observe: (m) => schedules[which(last)].observe?.(m),
@@ -368,14 +408,15 @@ export function reduceOnPlateau(o: PlateauOptions = {}): Schedule {
 
 /** What an `LRScheduler` drives: anything with parameter groups whose options have an `lr`. */
 export interface HasParamGroups {
-  groups: readonly { options: { lr: number } }[];
+  groups: readonly { options: { lr: number; momentum?: number; betas?: [number, number] } }[];
 }
 
 /**
  * Applies a schedule to an optimizer: remembers each group's base lr, sets lr = base·factor(0) at
  * construction, and lr = base·factor(t) after the t-th `step()` (PyTorch's `scheduler.step()`,
- * called once per epoch or per iteration, after `optimizer.step()`). `step(metric)` first passes
- * the metric to the schedule's `observe` (reduce-on-plateau).
+ * called once per epoch or per iteration, after `optimizer.step()`). A schedule that cycles
+ * momentum (`oneCycle`) also sets each group's `momentum`, or β1 of its `betas`. `step(metric)`
+ * first passes the metric to the schedule's `observe` (reduce-on-plateau).
  */
 export class LRScheduler {
   readonly baseLrs: number[];
@@ -418,6 +459,17 @@ export class LRScheduler {
     this.optimizer.groups.forEach((g, i) => {
       g.options.lr = this.baseLrs[i] * f;
     });
+    const m = this.schedule.momentum?.(this.t);
+    if (m === undefined) return;
+    for (const g of this.optimizer.groups) {
+      if (typeof g.options.momentum === 'number') g.options.momentum = m;
+      else if (Array.isArray(g.options.betas)) g.options.betas = [m, g.options.betas[1]];
+      else
+        throw new DescentError(
+          'LRScheduler',
+          'the schedule cycles momentum but the optimizer has neither `momentum` nor `betas` (pass cycleMomentum: false)',
+        );
+    }
   }
 
   stateDict(): { t: number; baseLrs: number[]; schedule: Record<string, number> } {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  Adam,
   chain,
   constant,
   cosine,
   cosineRestarts,
   exponential,
+  Lion,
   LRScheduler,
   lambda,
   linear,
@@ -85,6 +87,15 @@ describe('schedules against their closed forms', () => {
     expect(s.factor(2)).toBe(1);
     expect(s.factor(9)).toBeCloseTo(min, 15);
     expect(() => s.factor(11)).toThrow(/oneCycle: step 11 is past totalSteps \(10\)/);
+    // Momentum runs inversely: 0.95 → 0.85 while the lr rises, then back to 0.95.
+    const wantM = Array.from({ length: 11 }, (_, t) =>
+      t <= 2 ? cos(0.95, 0.85, t / 2) : cos(0.85, 0.95, (t - 2) / 7),
+    );
+    expectFactors(
+      Array.from({ length: 11 }, (_, t) => s.momentum!(t) as number),
+      wantM,
+    );
+    expect(oneCycle({ totalSteps: 10, cycleMomentum: false }).momentum).toBeUndefined();
     // Three phases, linear: up to step 2, down to the initial at step 4 (2·0.3·10 − 2), then to min.
     const l = oneCycle({ totalSteps: 10, threePhase: true, anneal: 'linear' });
     const lin = (a: number, b: number, p: number) => a + (b - a) * p;
@@ -170,6 +181,30 @@ describe('schedules against their closed forms', () => {
     sched2.step(5);
     expect(sched2.lrs).toEqual(sched.lrs);
     expect(() => new LRScheduler(opt, cosine({ totalSteps: 5 })).step(1)).toThrow(/does not observe metrics/);
+    free(a, b);
+  });
+
+  it("LRScheduler cycles SGD's momentum and Adam's β1 under oneCycle", () => {
+    const a = t64([1], [1]).requireGrad();
+    const b = t64([1], [1]).requireGrad();
+    const sgd = new SGD([a], { lr: 0.4, momentum: 0.9 });
+    const adam = new Adam([b], { lr: 0.4, betas: [0.9, 0.99] });
+    const s1 = new LRScheduler(sgd, oneCycle({ totalSteps: 10 }));
+    const s2 = new LRScheduler(adam, oneCycle({ totalSteps: 10 }));
+    for (let t = 0; t < 3; t++) {
+      s1.step();
+      s2.step();
+    }
+    // Step 3: the second phase at (3 − 2)/7.
+    const m = 0.95 + ((0.85 - 0.95) * (Math.cos(Math.PI / 7) + 1)) / 2;
+    expect(sgd.groups[0].options.momentum).toBeCloseTo(m, 15);
+    expect(adam.groups[0].options.betas).toEqual([adam.groups[0].options.betas[0], 0.99]);
+    expect(adam.groups[0].options.betas[0]).toBeCloseTo(m, 15);
+    const lion = new Lion([a], {});
+    expect(() => new LRScheduler({ groups: [{ options: { lr: 1 } }] }, oneCycle({ totalSteps: 5 }))).toThrow(
+      /cycles momentum but the optimizer has neither `momentum` nor `betas`/,
+    );
+    expect(new LRScheduler(lion, oneCycle({ totalSteps: 5 })).lrs[0]).toBeCloseTo(1e-4 / 25, 18);
     free(a, b);
   });
 
