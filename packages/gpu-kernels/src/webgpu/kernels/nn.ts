@@ -51,7 +51,7 @@ type RowLayout = 'rows' | 'vector' | 'whole';
 /**
  * Dispatches a row kernel over all rows at once, or — when a tensor is larger than one binding — over
  * runs of rows, binding the runs' windows of the [rows, size] and [rows] tensors (per-column
- * parameters such as gamma are bound whole). A single row larger than a binding is not split.
+ * parameters such as gamma are bound whole). Rows longer than one binding go to `longRows`.
  */
 function rowDispatch(
   ctx: KernelContext,
@@ -64,11 +64,10 @@ function rowDispatch(
   const all = [...inputs, ...outputs];
   const { alignElements, maxElements } = ctx.split;
   const split = needsSplit(ctx.split, ...all);
-  if (split && size > maxElements - alignElements)
-    throw new Error(
-      `webgpu ${ctx.op}: a row of ${size} elements is larger than one storage binding (${maxElements} ` +
-        'elements); rows are split across dispatches, a single row is not',
-    );
+  if (split && size > maxElements - alignElements) {
+    longRows(ctx, { rows, size, attr }, inputs, outputs);
+    return;
+  }
   const windowsOf = (s: number, e: number): BindingWindow[] =>
     all.map((t, i) =>
       layout[i] === 'rows'
@@ -95,6 +94,201 @@ function rowDispatch(
       workgroups: grid1d(e - s, 1),
       windows: windows ?? undefined,
     });
+  }
+}
+
+// ------------------------------------------------------------------------------------ long rows
+
+/**
+ * Rows longer than one storage binding: each row is walked in segments of at most one binding, one
+ * workgroup per (row, segment), in phases. Each phase runs over every segment of every row before the
+ * next starts (dispatches in a pass are ordered), gathering per-row statistics in a scratch tensor
+ * `st` (4 words per row) that the later phases read:
+ * - softmax / logSoftmax / crossEntropy: `stats` merges each segment's max m and Σexp(x − m) into the
+ *   row's running (max, sum) — s' = s·e^(m − m') + s_seg·e^(m_seg − m'), the online softmax
+ *   recurrence — plus Σx and x[label] for crossEntropy, whose loss the last segment writes; `write`
+ *   produces the outputs;
+ * - layerNorm: Σx, then Σ(x − μ)², then `write`; rmsNorm: Σx², then `write`.
+ * Segment sums are workgroup trees, so only the merge across segments adds roundings (a handful).
+ */
+const LONG_ROW_PHASES: Record<string, string[]> = {
+  softmax: ['stats', 'write'],
+  logSoftmax: ['stats', 'write'],
+  crossEntropy: ['stats'],
+  layerNorm: ['sum', 'dev', 'write'],
+  rmsNorm: ['sumsq', 'write'],
+};
+
+/**
+ * Params: [segment length, segment's first column j0, size, stats index (4·row), first segment,
+ * last segment, attr (f32), x/y base (the segment's start in the x window — y, when it is per element,
+ * is bound with the same window), column base (j0 in the gamma/beta windows), vector base (the row in
+ * the labels / loss windows)].
+ */
+function longRowPhase(op: string, phase: string): string {
+  const SEG = `for (var j = lid; j < n; j = j + ${RWG}u)`;
+  const merge = (value: string, slot: number) =>
+    `if (first) { st[k + ${slot}u] = ${value}; } else { st[k + ${slot}u] = st[k + ${slot}u] + ${value}; }`;
+  switch (`${op}/${phase}`) {
+    case 'softmax/stats':
+    case 'logSoftmax/stats':
+    case 'crossEntropy/stats': {
+      const ce = op === 'crossEntropy';
+      return `
+  var m = -f32_inf();
+  ${SEG} { m = max_nan(m, x[xb + j]); }
+  m = wg_max(m, lid);
+  var s = 0.0f;
+  var t = 0.0f;
+  ${SEG} { let v = x[xb + j]; s = s + exp_acc(v - m); t = t + v; }
+  s = wg_sum(s, lid);
+  ${ce ? 't = wg_sum(t, lid);' : ''}
+  if (lid == 0u) {
+    // A sum of 0 contributes nothing (its e^(m − m') may be e^(−∞ + ∞) = NaN).
+    if (first) { st[k] = m; st[k + 1u] = s; } else {
+      let m0 = st[k];
+      let s0 = st[k + 1u];
+      let mm = max_nan(m0, m);
+      st[k] = mm;
+      st[k + 1u] = select(s0 * exp_acc(m0 - mm), 0.0f, s0 == 0.0f) + select(s * exp_acc(m - mm), 0.0f, s == 0.0f);
+    }${
+      ce
+        ? `
+    ${merge('t', 2)}
+    let label = labels[vb];
+    var xl = 0.0f;
+    if (label >= i32(j0) && label < i32(j0 + n)) { xl = x[xb + u32(label) - j0]; }
+    ${merge('xl', 3)}
+    if (last) {
+      let eps = pf(6u);
+      if (label < 0 || u32(label) >= size) {
+        y[vb] = f32_nan();
+      } else {
+        y[vb] = (st[k] + log_acc(st[k + 1u])) - (1.0f - eps) * st[k + 3u] - (eps / f32(size)) * st[k + 2u];
+      }
+    }`
+        : ''
+    }
+  }`;
+    }
+    case 'softmax/write':
+      return `
+  let m = st[k];
+  let inv = 1.0f / st[k + 1u];
+  ${SEG} { y[xb + j] = exp_acc(x[xb + j] - m) * inv; }`;
+    case 'logSoftmax/write':
+      return `
+  let m = st[k];
+  let ls = log_acc(st[k + 1u]);
+  ${SEG} { y[xb + j] = (x[xb + j] - m) - ls; }`;
+    case 'layerNorm/sum':
+    case 'rmsNorm/sumsq': {
+      const term = phase === 'sum' ? 'x[xb + j]' : 'x[xb + j] * x[xb + j]';
+      return `
+  var s = 0.0f;
+  ${SEG} { s = s + ${term}; }
+  s = wg_sum(s, lid);
+  if (lid == 0u) { ${merge('s', 0)} }`;
+    }
+    case 'layerNorm/dev':
+      return `
+  let mu = st[k] / f32(size);
+  var v = 0.0f;
+  ${SEG} { let d = x[xb + j] - mu; v = v + d * d; }
+  v = wg_sum(v, lid);
+  if (lid == 0u) { ${merge('v', 1)} }`;
+    case 'layerNorm/write':
+      return `
+  let mu = st[k] / f32(size);
+  let rstd = 1.0f / sqrt(st[k + 1u] / f32(size) + pf(6u));
+  ${SEG} { y[xb + j] = (x[xb + j] - mu) * rstd * gamma[cb + j] + beta[cb + j]; }`;
+    case 'rmsNorm/write':
+      return `
+  let rstd = 1.0f / sqrt(st[k] / f32(size) + pf(6u));
+  ${SEG} { y[xb + j] = x[xb + j] * rstd * gamma[cb + j]; }`;
+  }
+  throw new Error(`no long-row phase ${op}/${phase}`);
+}
+
+/** Binding names of each op's inputs (the row data first). */
+const LONG_ROW_INPUTS: Record<string, { name: string; elem: 'f32' | 'i32' }[]> = {
+  softmax: [{ name: 'x', elem: 'f32' }],
+  logSoftmax: [{ name: 'x', elem: 'f32' }],
+  crossEntropy: [
+    { name: 'x', elem: 'f32' },
+    { name: 'labels', elem: 'i32' },
+  ],
+  layerNorm: [
+    { name: 'x', elem: 'f32' },
+    { name: 'gamma', elem: 'f32' },
+    { name: 'beta', elem: 'f32' },
+  ],
+  rmsNorm: [
+    { name: 'x', elem: 'f32' },
+    { name: 'gamma', elem: 'f32' },
+  ],
+};
+
+function longRows(
+  ctx: KernelContext,
+  { rows, size, attr }: { rows: number; size: number; attr: number },
+  inputs: readonly TensorInfo[],
+  outputs: readonly TensorInfo[],
+): void {
+  const op = ctx.op;
+  const phases = LONG_ROW_PHASES[op];
+  if (!phases) throw new Error(`webgpu ${op}: no long-row kernel`);
+  const { maxElements, alignElements } = ctx.split;
+  const seg = maxElements - alignElements;
+  const st = ctx.scratch(rows * 4, 'f32');
+  const perRowOutput = op === 'crossEntropy'; // y is [rows]: the loss
+  for (const phase of phases) {
+    const key = `longRow/${op}/${phase}`;
+    const wgsl = () => `${header(
+      LONG_ROW_INPUTS[op],
+      [
+        { name: 'y', elem: 'f32' },
+        { name: 'st', elem: 'f32' },
+      ],
+      10,
+    )}
+${mathLib(['consts', 'exp', 'log'])}
+${WG_REDUCE}
+@compute @workgroup_size(${RWG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  let n = pu(0u);
+  let j0 = pu(1u);
+  let size = pu(2u);
+  let k = pu(3u);
+  let first = pu(4u) == 1u;
+  let last = pu(5u) == 1u;
+  let xb = pu(7u);
+  let cb = pu(8u);
+  let vb = pu(9u);
+${longRowPhase(op, phase)}
+}`;
+    for (let r = 0; r < rows; r++)
+      for (let j0 = 0; j0 < size; j0 += seg) {
+        const n = Math.min(seg, size - j0);
+        const xw = windowOver(r * size + j0, r * size + j0 + n - 1, alignElements);
+        const cw = windowOver(j0, j0 + n - 1, alignElements);
+        const vw = windowOver(r, r, alignElements);
+        // Inputs: x, then per-column parameters (gamma, beta) or per-row labels.
+        const inWindows = inputs.map((_, i) => (i === 0 ? xw : op === 'crossEntropy' ? vw : cw));
+        const params = new Params()
+          .u32(n, j0, size, 4 * r, j0 === 0 ? 1 : 0, j0 + n >= size ? 1 : 0)
+          .f32(attr)
+          .u32(r * size + j0 - xw.offset, j0 - cw.offset, r - vw.offset);
+        ctx.dispatch({
+          key,
+          wgsl,
+          inputs,
+          outputs: [outputs[0], st],
+          params,
+          workgroups: [1, 1, 1],
+          windows: [...inWindows, perRowOutput ? vw : xw, null],
+        });
+      }
   }
 }
 
