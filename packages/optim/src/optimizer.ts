@@ -26,14 +26,19 @@ import {
  *    uniform messages. `validate` runs for every parameter group and on `loadStateDict`.
  * 3. Implement `update(param, grad, options, state, step)`: it runs inside `noGrad` + `tidy` (so
  *    temporaries are freed), once per parameter with a gradient, with `step` already counting this
- *    step (1 on the first). Write the parameter with `assign(param, newValue)` (or a fused in-place
- *    op from @descent/core) and each state tensor with `this.setState(state, key, value)` (or in place).
+ *    step (1 on the first). For an elementwise update declared in core (`sgdUpdate`, `adamUpdate`,
+ *    `lionUpdate`, …), call `this.runUpdate(Op, param, grad, state, attrs, options.fused)`: the fused
+ *    in-place kernel where the backend has it, the same rule with core ops elsewhere. Otherwise write
+ *    the parameter with `assign(param, newValue)` and state with `this.setState(state, key, value)`.
  * 4. Implement `stateSpec(param, options)` when the state's buffers and shapes are known up front:
  *    the base then creates them (filled with `init`, default 0) on the parameter's backend before the
  *    first update, and `loadStateDict` checks a loaded state's buffer names and shapes exactly.
  *    Without it, state is created by `setState` on demand and a loaded state is checked less strictly.
  * 5. To compute something across a whole group first (a global norm, a matrix preconditioner),
  *    override `stepGroup(group)` and call `super.stepGroup(group)` or `this.updateParam(...)` yourself.
+ * 6. If `update` is exactly one `runUpdate` of an elementwise op (shapes of all state = the param's),
+ *    override `flatCapable()` to return true: the `flat: true` option (multi-tensor apply) then works,
+ *    calling `update` once per step on flat buffers of the whole group (see `stepFlat`).
  * Keep the math of each algorithm in one place: one generic path per family, options select variants.
  */
 
