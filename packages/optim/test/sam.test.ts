@@ -1,6 +1,6 @@
-import { add, memory, mul, pow, sub, sum, type Tensor, tidy } from '@descent/core';
+import { add, concat, engine, memory, mul, pow, sub, sum, type Tensor, tidy } from '@descent/core';
 import { describe, expect, it } from 'vitest';
-import { Lion, SAM, SGD } from '../src/index.js';
+import { AdamW, Lion, SAM, SGD } from '../src/index.js';
 import { expectClose, free, host, Rng, t64 } from './numeric.js';
 
 /** f(x) = Σ ½·cᵢ·(xᵢ − tᵢ)² + ¼·Σ dᵢ·xᵢ⁴: non-quadratic, so the gradient at w + ε is not linear in ε. */
@@ -77,6 +77,37 @@ describe('SAM', () => {
       free(x);
     });
   }
+
+  it('wraps a flat (multi-tensor) base optimizer: same results as per-tensor', () => {
+    const rng = new Rng(3);
+    const f = new Quartic(9, rng);
+    const x0 = rng.normals(9);
+    const run = (flat: boolean) => {
+      const a = t64(x0.slice(0, 4), [4]).requireGrad();
+      const b = t64(x0.slice(4), [5]).requireGrad();
+      const loss = () => f.loss(concat([a, b]));
+      const sam = new SAM(new AdamW([a, b], { lr: 0.05, flat }), { rho: 0.1 });
+      let launches = 0;
+      const stop = engine.addKernelListener((op) => {
+        if (op === 'adamUpdate') launches++;
+      });
+      for (let s = 0; s < 8; s++) {
+        tidy(() => {
+          loss().backward();
+          sam.step(() => loss().backward());
+        });
+        sam.zeroGrad();
+      }
+      stop();
+      // Flat mode really is on: one update launch per step instead of one per tensor.
+      expect(launches).toBe(flat ? 8 : 16);
+      const out = [...host(a), ...host(b)];
+      sam.dispose();
+      free(a, b);
+      return out;
+    };
+    expect(run(true)).toEqual(run(false));
+  });
 
   it('restores the parameters bit-exactly between the two halves, and after a failing closure', () => {
     const x0 = Float64Array.from([0.3, -1.7, 2.2]);
