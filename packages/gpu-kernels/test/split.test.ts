@@ -13,6 +13,7 @@ import {
   add,
   argmax,
   argmin,
+  batchNorm,
   cast,
   concat,
   crossEntropy,
@@ -217,7 +218,7 @@ describe.runIf(runGPU)('tensors larger than maxStorageBufferBindingSize', () => 
     await same([at, bt], (x, y) => matmul(x, y, { transposeA: true, transposeB: true }));
   });
 
-  it('row kernels: softmax, logSoftmax, crossEntropy and layerNorm over runs of rows', async () => {
+  it('row kernels over runs of rows (softmax, logSoftmax, crossEntropy, layerNorm) and batchNorm', async () => {
     const x = { values: normals(20 * 100, 16), shape: [20, 100] };
     await same([x], (t) => softmax(t));
     await same([x], (t) => logSoftmax(t));
@@ -225,6 +226,11 @@ describe.runIf(runGPU)('tensors larger than maxStorageBufferBindingSize', () => 
     await same([x, labels], (t, l) => crossEntropy(t, l, { reduction: 'none' }));
     const g = { values: normals(100, 17), shape: [100] };
     await same([x, g, g], (t, gamma, beta) => layerNorm(t, gamma, beta));
+    const stats = [20, 21, 22, 23].map((seed, i) => ({
+      values: i === 1 ? normals(100, seed).map(Math.abs) : normals(100, seed),
+      shape: [100],
+    }));
+    await same([x, ...stats], (t, m, v, gamma, beta) => batchNorm(t, m, v, { gamma, beta }));
   });
 
   it('rows longer than one binding: segments with merged statistics', async () => {

@@ -5,7 +5,7 @@
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
-import { type BindingWindow, needsSplit, splitRange, windowOver } from '../split.js';
+import { alignedPieces, type BindingWindow, needsSplit, splitRange, windowOver } from '../split.js';
 import { grid1d, header, linearMain, Params } from '../wgsl.js';
 import { mathLib } from '../wgsl-math.js';
 
@@ -455,27 +455,38 @@ const rmsNorm: GPUKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormAttrs
 
 /** y = (x − mean)·rsqrt(var + eps)·gamma + beta, channel = last axis. */
 const batchNorm: GPUKernel = (ctx, [x, mean, variance, gamma, beta], [y], { size, eps }: NormAttrs) => {
-  const params = new Params().u32(x.size, size).f32(eps);
   const names = ['x', 'mean', 'variance', 'gamma', 'beta'];
-  ctx.dispatch({
-    key: 'batchNorm',
-    wgsl: () =>
-      [
-        header(
-          names.map((name) => ({ name, elem: 'f32' as const })),
-          [{ name: 'y', elem: 'f32' }],
-          params.length,
-        ),
-        linearMain(
-          'pu(0u)',
-          '  let c = i % pu(1u);\n  y[i] = (x[i] - mean[c]) / sqrt(variance[c] + pf(2u)) * gamma[c] + beta[c];',
-        ),
-      ].join('\n'),
-    inputs: [x, mean, variance, gamma, beta],
-    outputs: [y],
-    params,
-    workgroups: grid1d(x.size),
-  });
+  // x and y split into aligned element ranges (start = the range's first element, for the channel);
+  // the per-channel vectors are bound whole (a channel count over one binding is not split).
+  const split = needsSplit(ctx.split, x, y);
+  const pieces = split ? alignedPieces(x.size, ctx.split) : [{ s: 0, e: x.size }];
+  for (const { s: start, e } of pieces) {
+    const params = new Params()
+      .u32(e - start, size)
+      .f32(eps)
+      .u32(start);
+    const w = { offset: start, size: e - start };
+    ctx.dispatch({
+      key: 'batchNorm',
+      wgsl: () =>
+        [
+          header(
+            names.map((name) => ({ name, elem: 'f32' as const })),
+            [{ name: 'y', elem: 'f32' }],
+            params.length,
+          ),
+          linearMain(
+            'pu(0u)',
+            '  let c = (pu(3u) + i) % pu(1u);\n  y[i] = (x[i] - mean[c]) / sqrt(variance[c] + pf(2u)) * gamma[c] + beta[c];',
+          ),
+        ].join('\n'),
+      inputs: [x, mean, variance, gamma, beta],
+      outputs: [y],
+      params,
+      workgroups: grid1d(e - start),
+      windows: split ? [w, null, null, null, null, w] : undefined,
+    });
+  }
 };
 
 export const nnKernels: Record<string, GPUKernel> = {
@@ -488,4 +499,4 @@ export const nnKernels: Record<string, GPUKernel> = {
 };
 
 /** The ops above that run over tensors larger than one storage binding (see ../split.ts). */
-export const nnSplitting = ['softmax', 'logSoftmax', 'crossEntropy', 'layerNorm', 'rmsNorm'];
+export const nnSplitting = ['softmax', 'logSoftmax', 'crossEntropy', 'layerNorm', 'rmsNorm', 'batchNorm'];
