@@ -51,7 +51,7 @@ for (const [name, mk] of Object.entries(makers)) {
     opt.zeroGrad();
     opt.dispose();
     noGrad(() => {
-      ps.forEach((p) => p.dispose());
+      for (const p of ps) p.dispose();
       c.dispose();
     });
   }

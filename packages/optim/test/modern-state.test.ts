@@ -47,9 +47,8 @@ describe('stateDict round trip mid-run', () => {
       for (const s of Object.values(dict.state)) for (const t of Object.values(s.buffers)) t.dispose();
       run(optA, a, 5);
       run(optB, b, 5);
-      a.forEach((p, i) =>
-        expect(Array.from(b[i].dataSync()), `parameter ${i}`).toEqual(Array.from(p.dataSync())),
-      );
+      for (const [i, p] of a.entries())
+        expect(Array.from(b[i].dataSync()), `parameter ${i}`).toEqual(Array.from(p.dataSync()));
       optA.dispose();
       optB.dispose();
       free(...a, ...b);
