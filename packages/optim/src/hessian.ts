@@ -11,6 +11,7 @@ import {
   neg,
   rand,
   randint,
+  randn,
   reshape,
   square,
   sub,
@@ -58,16 +59,35 @@ export function rademacherLike(like: Tensor): Tensor {
   return sub(mul(cast(randint(0, 2, like.shape, { backend: like.backend }), 'f32'), 2), 1);
 }
 
+export interface HutchinsonOptions {
+  /**
+   * Distribution of the probe u: 'rademacher' (default, ±1: variance Σ_{j≠i} H_ij², zero for a
+   * diagonal Hessian) or 'gaussian' (N(0, I), the Sophia paper's: variance Σ_j H_ij² + H_ii²).
+   */
+  distribution?: 'rademacher' | 'gaussian';
+}
+
 /**
- * Hutchinson's estimator of diag(∇²L): ĥ = u ⊙ (∇²L·u) with u Rademacher (±1), so E[ĥ] = diag(H)
- * exactly, with variance Σ_{j≠i} H_ij² per coordinate (zero for a diagonal Hessian). The
- * Hessian-vector product is a double backward: ∇L with `createGraph`, then ∇(Σ ∇L ⊙ u).
- * `lossFn` returns a scalar loss.
+ * Hutchinson's estimator of diag(∇²L): ĥ = u ⊙ (∇²L·u) with E[u uᵀ] = I, so E[ĥ] = diag(H)
+ * exactly. The Hessian-vector product is a double backward: ∇L with `createGraph`, then
+ * ∇(Σ ∇L ⊙ u). `lossFn` returns a scalar loss.
  */
-export function hutchinsonDiagonal(params: readonly Tensor[], lossFn: () => Tensor): (Tensor | null)[] {
+export function hutchinsonDiagonal(
+  params: readonly Tensor[],
+  lossFn: () => Tensor,
+  opts: HutchinsonOptions = {},
+): (Tensor | null)[] {
   needGrad('hutchinsonDiagonal');
+  const distribution = opts.distribution ?? 'rademacher';
+  if (distribution !== 'rademacher' && distribution !== 'gaussian')
+    throw new DescentError(
+      'hutchinsonDiagonal',
+      `distribution must be 'rademacher' or 'gaussian', got '${distribution}'`,
+    );
   return tidy(() => {
-    const us = params.map(rademacherLike);
+    const us = params.map((p) =>
+      distribution === 'gaussian' ? randn(p.shape, { backend: p.backend }) : rademacherLike(p),
+    );
     let first: (Tensor | null)[] = [];
     let hvp: (Tensor | null)[];
     try {

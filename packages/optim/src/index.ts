@@ -37,6 +37,7 @@ export {
 export {
   captureGrads,
   gnbDiagonal,
+  type HutchinsonOptions,
   hutchinsonDiagonal,
   rademacherLike,
   sampleFromLogits,

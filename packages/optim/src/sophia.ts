@@ -37,6 +37,8 @@ export interface SophiaConfig extends Partial<SophiaOptions> {
   estimator?: 'gnb' | 'hutchinson';
   /** k: the Hessian estimate is due every k optimizer steps (default 10). */
   hessianInterval?: number;
+  /** Hutchinson's probe distribution (default 'rademacher'; the paper uses 'gaussian'). */
+  probe?: 'rademacher' | 'gaussian';
 }
 
 /**
@@ -61,11 +63,12 @@ export interface SophiaConfig extends Partial<SophiaOptions> {
 export class Sophia extends Optimizer<SophiaOptions> {
   readonly estimator: 'gnb' | 'hutchinson';
   readonly hessianInterval: number;
+  readonly probe: 'rademacher' | 'gaussian';
   /** Number of Hessian refreshes so far. */
   hessianUpdates = 0;
 
   constructor(params: ParamsInput<SophiaOptions>, config: SophiaConfig = {}) {
-    const { estimator = 'gnb', hessianInterval = 10, ...options } = config;
+    const { estimator = 'gnb', hessianInterval = 10, probe = 'rademacher', ...options } = config;
     super(params, { lr: 1e-4, betas: [0.965, 0.99], rho: 0.04, weightDecay: 0.1, eps: 1e-12, ...options });
     if (estimator !== 'gnb' && estimator !== 'hutchinson')
       throw new DescentError('Sophia', `estimator must be 'gnb' or 'hutchinson', got '${estimator}'`);
@@ -73,6 +76,9 @@ export class Sophia extends Optimizer<SophiaOptions> {
       throw new DescentError('Sophia', `hessianInterval must be a positive integer, got ${hessianInterval}`);
     this.estimator = estimator;
     this.hessianInterval = hessianInterval;
+    if (probe !== 'rademacher' && probe !== 'gaussian')
+      throw new DescentError('Sophia', `probe must be 'rademacher' or 'gaussian', got '${probe}'`);
+    this.probe = probe;
   }
 
   protected override validate(o: SophiaOptions): void {
@@ -114,8 +120,10 @@ export class Sophia extends Optimizer<SophiaOptions> {
    * it into h. Must run with gradient recording on; parameters' `.grad` are left untouched.
    */
   updateHessian(closure: () => Tensor): void {
-    const estimate = this.estimator === 'gnb' ? gnbDiagonal : hutchinsonDiagonal;
-    const hs = estimate(this.params, closure);
+    const hs =
+      this.estimator === 'gnb'
+        ? gnbDiagonal(this.params, closure)
+        : hutchinsonDiagonal(this.params, closure, { distribution: this.probe });
     try {
       this.updateHessianWith(hs);
     } finally {

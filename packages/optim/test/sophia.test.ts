@@ -37,40 +37,42 @@ describe('Hutchinson diagonal estimator', () => {
     free(x);
   });
 
-  it('matches the exact Hessian diagonal in expectation on a dense quadratic', () => {
-    setSeed(2);
-    const rng = new Rng(4);
-    const n = 6;
-    // A = BᵀB + I: symmetric positive definite with sizeable off-diagonal entries.
-    const B = rng.normals(n * n);
-    const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = i === j ? 1 : 0;
-        for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
-        A[i * n + j] = s;
+  for (const distribution of ['rademacher', 'gaussian'] as const)
+    it(`matches the exact Hessian diagonal in expectation on a dense quadratic (${distribution} probes)`, () => {
+      setSeed(2);
+      const rng = new Rng(4);
+      const n = 6;
+      // A = BᵀB + I: symmetric positive definite with sizeable off-diagonal entries.
+      const B = rng.normals(n * n);
+      const A = new Float64Array(n * n);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = i === j ? 1 : 0;
+          for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
+          A[i * n + j] = s;
+        }
+      const At = t64(A, [n, n]);
+      const x = t64(rng.normals(n), [n]).requireGrad();
+      const draws: Float64Array[] = [];
+      const N = 400;
+      for (let k = 0; k < N; k++) {
+        const [h] = hutchinsonDiagonal([x], () => mul(sum(mul(x, matmul(At, x))), 0.5), { distribution });
+        draws.push(host(h!));
+        h!.dispose();
       }
-    const At = t64(A, [n, n]);
-    const x = t64(rng.normals(n), [n]).requireGrad();
-    const draws: Float64Array[] = [];
-    const N = 400;
-    for (let k = 0; k < N; k++) {
-      const [h] = hutchinsonDiagonal([x], () => mul(sum(mul(x, matmul(At, x))), 0.5));
-      draws.push(host(h!));
-      h!.dispose();
-    }
-    const { mean } = meanStd(draws);
-    for (let i = 0; i < n; i++) {
-      // Var[uᵢ·(Au)ᵢ] = Σ_{j≠i} A_ij² exactly for Rademacher u; the mean of N draws is within
-      // 5 standard errors with probability > 1 − 6e-7 (the draws are seeded, so this is fixed).
-      let v = 0;
-      for (let j = 0; j < n; j++) if (j !== i) v += A[i * n + j] ** 2;
-      expect(Math.abs(mean[i] - A[i * n + i]), `coordinate ${i}`).toBeLessThanOrEqual(5 * Math.sqrt(v / N));
-    }
-    // Not trivially true: single draws do differ from the diagonal.
-    expect(Math.abs(draws[0][0] - A[0])).toBeGreaterThan(1e-6);
-    free(x, At);
-  });
+      const { mean } = meanStd(draws);
+      for (let i = 0; i < n; i++) {
+        // Var[uᵢ·(Au)ᵢ] = Σ_{j≠i} A_ij² exactly for Rademacher u (E uᵢ⁴ = 1), and Σ_j A_ij² + A_ii²
+        // for Gaussian u (E uᵢ⁴ = 3); the mean of N draws is within 5 standard errors with
+        // probability > 1 − 6e-7 (the draws are seeded, so this is fixed).
+        let v = distribution === 'gaussian' ? 2 * A[i * n + i] ** 2 : 0;
+        for (let j = 0; j < n; j++) if (j !== i) v += A[i * n + j] ** 2;
+        expect(Math.abs(mean[i] - A[i * n + i]), `coordinate ${i}`).toBeLessThanOrEqual(5 * Math.sqrt(v / N));
+      }
+      // Not trivially true: single draws do differ from the diagonal.
+      expect(Math.abs(draws[0][0] - A[0])).toBeGreaterThan(1e-6);
+      free(x, At);
+    });
 });
 
 describe('Gauss–Newton–Bartlett estimator', () => {
@@ -191,6 +193,9 @@ describe('Sophia', () => {
       /estimator must be 'gnb' or 'hutchinson'/,
     );
     expect(() => opt.updateHessianWith([])).toThrow(/got 0 estimates for 1 parameters/);
+    expect(() => new Sophia([W], { probe: 'uniform' as 'gaussian' })).toThrow(
+      /probe must be 'rademacher' or 'gaussian'/,
+    );
     opt.dispose();
     free(W, X);
   });
