@@ -68,8 +68,11 @@ function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize,
   }
 }
 
-/** dx[n, ih, iw, grp·Cg + ci] += col[r, ...] (the adjoint of im2col). */
-function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize): void {
+/**
+ * dx[n, ih, iw, grp·Cg + ci] += col[r, ...] (the adjoint of im2col), only into the image rows
+ * n·H + ih in [rLo, rHi) (a thread's share; [0, N·H) is everything).
+ */
+function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, rLo: i32, rHi: i32): void {
   const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
@@ -82,9 +85,10 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
     const n = t / OH;
     for (let kh = 0; kh < KH; kh++) {
       const ih = oh * sH - pT + kh * dH;
+      const r = n * H + ih;
       for (let kw = 0; kw < KW; kw++) {
         const iw = ow * sW - pL + kw * dW;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W && r >= rLo && r < rHi) {
           const d = dx + ((((<usize>n * H + ih) * W + iw) * C + <usize>grp * Cg) << 2);
           let c = 0;
           for (; c + 4 <= Cg; c += 4) {
@@ -104,7 +108,7 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
 
 // Each pass has a range form that computes a disjoint part of the output, for threads (src/threads):
 //   forward          output pixels [p0, p1)   (rows of y; each row's arithmetic is independent of the range)
-//   input gradient   images [n0, n1)          (dx of an image only receives its own output pixels)
+//   input gradient   image rows [r0, r1)      (r = n·H + ih; the output pixels reaching them, clipped)
 //   filter gradient  dw rows [k0, k1)         (rows of KH·KW·Cg; every thread reduces over ALL pixels)
 // Chunk boundaries along the pixels are fixed by the geometry and wsBytes alone, never by the range, so the
 // filter gradient's sum over pixels is associated the same way whatever the split: results are
@@ -141,29 +145,48 @@ export function conv2d_rows_f32(
 
 /** dx = ∂/∂x of conv2d given dy: dcol = dy_g·w_gᵀ, then col2im (dx is overwritten). */
 export function conv2d_backward_input_f32(dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32): void {
-  conv2d_backward_input_images_f32(dy, w, dx, geom, ws, wsBytes, 0, g(geom, 0));
+  conv2d_backward_input_rows_f32(dy, w, dx, geom, ws, wsBytes, 0, g(geom, 0) * g(geom, 1));
 }
 
-/** dx of images [n0, n1) (overwritten; other images untouched). */
-export function conv2d_backward_input_images_f32(
-  dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32, n0: i32, n1: i32,
+@inline function floorDiv(x: i32, d: i32): i32 {
+  return x >= 0 ? x / d : -((-x + d - 1) / d);
+}
+
+/**
+ * Image rows [r0, r1) of dx (r = n·H + ih; overwritten, other rows untouched). The output pixels whose
+ * windows reach those rows are the rows oh of the first image from ⌈(ih0 + pT − (KH−1)·dH) / sH⌉ on, through
+ * the rows of the last image up to ⌊(ih1 − 1 + pT) / sH⌋: their dcol rows are computed (a split recomputes
+ * the few at its borders), and col2im adds only into [r0, r1). Every dx element still receives its
+ * contributions in increasing pixel order, each computed as in the full call: bit-identical results.
+ */
+export function conv2d_backward_input_rows_f32(
+  dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32, r0: i32, r1: i32,
 ): void {
-  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
-  const OHW = g(geom, 16) * g(geom, 17);
-  if (n1 <= n0 || H * W * C == 0) return;
-  const dxImages = dx + (<usize>n0 * H * W * C << 2);
-  if (OHW == 0 || Cout == 0) {
-    memory.fill(dxImages, 0, <usize>(n1 - n0) * H * W * C << 2);
+  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), Cout = g(geom, 6);
+  const sH = g(geom, 7), pT = g(geom, 9), dH = g(geom, 13), groups = g(geom, 15);
+  const OH = g(geom, 16), OW = g(geom, 17);
+  if (r1 <= r0 || W * C == 0) return;
+  const rowBytes = <usize>W * C << 2;
+  const dxRows = dx + <usize>r0 * rowBytes;
+  if (OH * OW == 0 || Cout == 0) {
+    memory.fill(dxRows, 0, <usize>(r1 - r0) * rowBytes);
     return;
   }
-  const p0 = n0 * OHW, p1 = n1 * OHW;
   if (isPointwise(geom)) {
-    gemm(0, 1, p1 - p0, C, Cout, dy + (<usize>p0 * Cout << 2), Cout, w, Cout, dxImages, C, 0, ws);
+    // 1×1, stride 1, no padding: dx pixel = output pixel
+    const q0 = r0 * W, q1 = r1 * W;
+    gemm(0, 1, q1 - q0, C, Cout, dy + (<usize>q0 * Cout << 2), Cout, w, Cout, dxRows, C, 0, ws);
     return;
   }
-  memory.fill(dxImages, 0, <usize>(n1 - n0) * H * W * C << 2);
+  memory.fill(dxRows, 0, <usize>(r1 - r0) * rowBytes);
+  const nFirst = r0 / H, nLast = (r1 - 1) / H;
+  const ohLo = max(0, -floorDiv(-(r0 - nFirst * H + pT - (KH - 1) * dH), sH)); // ceil
+  const ohHi = min(OH - 1, floorDiv(r1 - 1 - nLast * H + pT, sH));
+  const p0 = (nFirst * OH + ohLo) * OW;
+  const p1 = (nLast * OH + ohHi + 1) * OW;
+  if (p1 <= p0) return;
   const Cg = C / groups, Coutg = Cout / groups;
-  const KK = g(geom, 4) * g(geom, 5) * Cg;
+  const KK = KH * g(geom, 5) * Cg;
   const col = ws + matmul_workspace_bytes();
   const rows = chunkRows(wsBytes, KK, p1 - p0);
   for (let p = p0; p < p1; p += rows) {
@@ -171,7 +194,7 @@ export function conv2d_backward_input_images_f32(
     for (let grp = 0; grp < groups; grp++) {
       gemm(0, 1, r, KK, Coutg, dy + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout,
         w + (<usize>grp * Coutg << 2), Cout, col, KK, 0, ws);
-      col2imAdd(dx, geom, grp, p, r, col);
+      col2imAdd(dx, geom, grp, p, r, col, r0, r1);
     }
   }
 }

@@ -147,16 +147,16 @@ export interface KernelExports {
   conv2d_f32(x: Ptr, w: Ptr, y: Ptr, geom: Ptr, ws: Ptr, wsBytes: number): void;
   /** Output pixels [p0, p1) of conv2d_f32 (threads). */
   conv2d_rows_f32(x: Ptr, w: Ptr, y: Ptr, geom: Ptr, ws: Ptr, wsBytes: number, p0: number, p1: number): void;
-  /** Images [n0, n1) of dx (threads). */
-  conv2d_backward_input_images_f32(
+  /** Image rows [r0, r1) of dx, r = n·H + ih (threads). */
+  conv2d_backward_input_rows_f32(
     dy: Ptr,
     w: Ptr,
     dx: Ptr,
     geom: Ptr,
     ws: Ptr,
     wsBytes: number,
-    n0: number,
-    n1: number,
+    r0: number,
+    r1: number,
   ): void;
   /** Rows [k0, k1) of dw viewed as [KH·KW·C/groups, Cout] (threads). */
   conv2d_backward_filter_rows_f32(
@@ -827,7 +827,20 @@ export class KernelModule {
       const pixels = g.N * OH * OW;
       const kk = g.KH * g.KW * (g.C / g.groups);
       const plan = planConv(
-        { pass, p0, p1, p2, geom, wsBytes: need, pixels, images: g.N, kk, flops: 2 * pixels * kk * g.Cout },
+        {
+          pass,
+          p0,
+          p1,
+          p2,
+          geom,
+          wsBytes: need,
+          pixels,
+          images: g.N,
+          imageRows: g.H,
+          windowRows: (g.KH - 1) * g.dilationH + 1,
+          kk,
+          flops: 2 * pixels * kk * g.Cout,
+        },
         this.pool.threads,
       );
       if (plan) {

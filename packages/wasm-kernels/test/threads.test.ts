@@ -373,7 +373,25 @@ describe(`threads (${VARIANT})`, () => {
         dilationH: 1,
         dilationW: 1,
         groups: 1,
-      }, // one image
+      }, // one image: dx in bands of rows
+      {
+        N: 2,
+        H: 41,
+        W: 64,
+        C: 16,
+        KH: 3,
+        KW: 3,
+        Cout: 64,
+        strideH: 2,
+        strideW: 1,
+        padTop: 3,
+        padBottom: 0,
+        padLeft: 1,
+        padRight: 1,
+        dilationH: 2,
+        dilationW: 1,
+        groups: 1,
+      }, // bands that cross an image border, stride and dilation along H, uneven padding
     ];
     for (const g of geoms) {
       const { OH, OW } = convOutputSize(g);
@@ -385,9 +403,8 @@ describe(`threads (${VARIANT})`, () => {
         const w = randomF32(wLen, 12);
         const dy = randomF32(yLen, 13);
         same([x, w], yLen, (km, [px, pw], py) => km.conv2d(px!, pw!, py, g));
-        // dx splits over images: a single image stays on one thread
+        // dx: whole images, or bands of image rows when there are few images
         same([dy, w], xLen, (km, [pdy, pw], pdx) => km.conv2dBackwardInput(pdy!, pw!, pdx, g), {
-          split: g.N > 1,
           outInit: randomF32(xLen, 14),
         });
         same([x, dy], wLen, (km, [px, pdy], pdw) => km.conv2dBackwardFilter(px!, pdy!, pdw, g), {

@@ -9,9 +9,9 @@
  *  - gemm / batched matmul: blocks of rows of C (multiples of MR = 4) or of columns (multiples of NR = 8),
  *    never K. A C element's dot product runs over the same KC = 256 blocks of K in the same order, in the
  *    same micro-kernel, whichever block holds it (edge tiles add the same partial sums, and x + y = y + x).
- *  - conv2d forward: rows of y (output pixels); input gradient: whole images of dx (an image's dx only
- *    gathers its own output pixels, in pixel order); filter gradient: rows of dw (each thread reduces over
- *    all pixels, in the same pixel chunks — see assembly/conv.ts).
+ *  - conv2d forward: rows of y (output pixels); input gradient: bands of image rows of dx (a dx element
+ *    still receives its contributions in pixel order, each computed as on one thread); filter gradient:
+ *    rows of dw (each task reduces over all pixels, in the same pixel chunks). See assembly/conv.ts.
  *  - unary / binary maps: contiguous ranges of the output (lane math does not depend on position).
  */
 import type { BroadcastPlan } from '../broadcast.js';
@@ -29,7 +29,7 @@ export const THREAD_EXPORTS = [
   'binary_f32',
   'binary_i32',
   'conv2d_rows_f32',
-  'conv2d_backward_input_images_f32',
+  'conv2d_backward_input_rows_f32',
   'conv2d_backward_filter_rows_f32',
 ] as const;
 export type ThreadExport = (typeof THREAD_EXPORTS)[number];
@@ -204,9 +204,11 @@ export interface ConvProblem {
   geom: Ptr;
   /** Workspace bytes every thread passes (fixes the pixel chunking; see assembly/conv.ts). */
   wsBytes: number;
-  /** N·OH·OW, N, and KH·KW·C/groups. */
+  /** N·OH·OW, N, H, the window's height in input rows ((KH − 1)·dilationH + 1), and KH·KW·C/groups. */
   pixels: number;
   images: number;
+  imageRows: number;
+  windowRows: number;
   kk: number;
   /** 2·pixels·kk·Cout. */
   flops: number;
@@ -214,17 +216,31 @@ export interface ConvProblem {
 
 const CONV_FN: Record<ConvPass, ThreadExport> = {
   forward: 'conv2d_rows_f32',
-  inputGrad: 'conv2d_backward_input_images_f32',
+  inputGrad: 'conv2d_backward_input_rows_f32',
   filterGrad: 'conv2d_backward_filter_rows_f32',
 };
 
-/** Forward: rows of y in multiples of 4 pixels; input gradient: images; filter gradient: rows of dw by 4. */
+/**
+ * Forward: rows of y in multiples of 4 pixels; filter gradient: rows of dw by 4; input gradient: image rows
+ * of dx — whole images when there are at least two per thread (then no output row is computed twice),
+ * else bands of ≥ 4 window heights (a band recomputes the output rows whose windows straddle its borders,
+ * ≈ one window height of them per border).
+ */
 export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
   if (maxThreads < 2) return null;
-  const [extent, unit] =
-    p.pass === 'forward' ? [p.pixels, MR] : p.pass === 'inputGrad' ? [p.images, 1] : [p.kk, MR];
+  const ns = p.flops / GEMM_FLOP_PER_NS;
+  let extent: number;
+  let unit: number;
+  if (p.pass === 'forward') [extent, unit] = [p.pixels, MR];
+  else if (p.pass === 'filterGrad') [extent, unit] = [p.kk, MR];
+  else {
+    extent = p.images * p.imageRows;
+    const band = Math.min(p.imageRows, 4 * p.windowRows);
+    const most = threadsFor(ns, Math.ceil(extent / band), maxThreads);
+    unit = p.images >= 2 * most ? p.imageRows : band;
+  }
   const units = Math.ceil(extent / unit);
-  const threads = threadsFor(p.flops / GEMM_FLOP_PER_NS, units, maxThreads);
+  const threads = threadsFor(ns, units, maxThreads);
   if (threads < 2) return null;
   const chunks = Math.min(units, threads * TASKS_PER_THREAD);
   const tasks: Plan = [];
