@@ -1,7 +1,7 @@
-import { probeWebGPU } from '@descent/gpu-kernels';
 import { hasRelaxedSimd, hasWasmSimd } from '@descent/wasm-kernels';
 import { BarChart } from '../lib/charts.js';
 import { fmt, h } from '../lib/dom.js';
+import { describeAdapter } from '../lib/gpu.js';
 import { hashParams } from '../lib/params.js';
 import { BACKENDS } from '../registry/backends.js';
 import type { BenchEvent, BenchRequest } from '../worker/bench.worker.js';
@@ -25,6 +25,7 @@ export function mountBench(root: HTMLElement): () => void {
   );
   const status = h('p', { class: 'note', id: 'bench-status' });
   const tableEl = h('table', { id: 'bench-table' });
+  const infoEl = h('div', { class: 'note', id: 'bench-info' });
   const msBox = h('div', { class: 'chart', id: 'bench-ms' });
   const gfBox = h('div', { class: 'chart', id: 'bench-gflops' });
   root.append(
@@ -52,8 +53,8 @@ export function mountBench(root: HTMLElement): () => void {
       h(
         'div',
         {},
-        h('div', { class: 'panel' }, tableEl),
-        h('div', { class: 'charts', style: 'margin-top: 0.8rem' }, msBox, gfBox),
+        h('div', { class: 'panel' }, tableEl, infoEl),
+        h('div', { class: 'charts wide', style: 'margin-top: 0.8rem' }, msBox, gfBox),
       ),
     ),
   );
@@ -66,7 +67,7 @@ export function mountBench(root: HTMLElement): () => void {
   const backendInfo = new Map<string, Record<string, unknown> | string>();
 
   void (async () => {
-    const gpu = await probeWebGPU();
+    const gpu = await describeAdapter();
     for (const b of BACKENDS) if ((await b.probe()).available) available.push(b.id);
     const row = (k: string, v: string) =>
       h('tr', {}, h('th', {}, k), h('td', { style: 'text-align:left' }, v));
@@ -79,12 +80,7 @@ export function mountBench(root: HTMLElement): () => void {
         row('wasm SIMD', hasWasmSimd() ? 'yes' : 'no'),
         row('wasm relaxed SIMD', hasRelaxedSimd() ? 'yes' : 'no'),
         row('cross-origin isolated', String(globalThis.crossOriginIsolated)),
-        row(
-          'WebGPU adapter',
-          gpu.available
-            ? `${[gpu.adapter?.vendor, gpu.adapter?.architecture, gpu.adapter?.device, gpu.adapter?.description].filter(Boolean).join(' / ') || 'unnamed'}${gpu.adapter?.fallback ? ' (fallback/software)' : ''}`
-            : `none (${gpu.reason})`,
-        ),
+        row('WebGPU adapter', gpu.text),
         row('WebGPU features', gpu.features.join(', ') || '–'),
         row('backends', available.join(', ')),
         row('user agent', navigator.userAgent),
@@ -125,26 +121,28 @@ export function mountBench(root: HTMLElement): () => void {
           }),
         ),
       ),
+    );
+    infoEl.replaceChildren(
       ...[...backendInfo].map(([b, info]) =>
         h(
-          'tr',
+          'details',
           {},
-          h(
-            'td',
-            { colspan: String(1 + 2 * Math.max(1, backends.length)), class: 'note' },
-            `${b}: ${typeof info === 'string' ? info : JSON.stringify(info)}`,
-          ),
+          h('summary', {}, `${b}: ${typeof info === 'string' ? info : 'backend info'}`),
+          typeof info === 'string' ? null : h('pre', { class: 'info' }, JSON.stringify(info, null, 1)),
         ),
       ),
     );
+    // The charts name cases by their short ids (matmul-64, add-65536 …); the table has the long labels.
+    const ids = [...new Set(results.map((r) => r.case))];
+    const byId = (c: string, b: string) => results.find((r) => r.case === c && r.backend === b);
     msChart.set(
-      cases,
-      backends.map((b) => ({ label: b, values: cases.map((c) => find(c, b)?.ms ?? null) })),
+      ids,
+      backends.map((b) => ({ label: b, values: ids.map((c) => byId(c, b)?.ms ?? null) })),
     );
-    const mm = cases.filter((c) => c.startsWith('matmul'));
+    const mm = ids.filter((c) => c.startsWith('matmul'));
     gfChart.set(
       mm,
-      backends.map((b) => ({ label: b, values: mm.map((c) => find(c, b)?.gflops ?? null) })),
+      backends.map((b) => ({ label: b, values: mm.map((c) => byId(c, b)?.gflops ?? null) })),
     );
   };
 

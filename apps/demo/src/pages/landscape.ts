@@ -86,6 +86,7 @@ export function mountLandscape(root: HTMLElement): () => void {
       xLabel: 'α',
       log: true,
       height: 320,
+      width: 460,
     });
     line.set(res.alphas, [res.line]);
     plane?.destroy();
@@ -149,9 +150,9 @@ export function mountLandscape(root: HTMLElement): () => void {
     });
   const quickTrain = () =>
     guard(async () => {
-      const backend = (await Promise.all(BACKENDS.map(async (b) => ({ b, a: await b.probe() })))).find(
-        (x) => x.a.available && x.b.id !== 'webgpu',
-      )!.b.id;
+      // a CPU backend: wasm where the browser has SIMD, else the js reference
+      const wasm = BACKENDS.find((b) => b.id === 'wasm')!;
+      const backend = (await wasm.probe()).available ? 'wasm' : 'js';
       await t.init({
         task: 'spirals',
         model: 'mlp',

@@ -1,17 +1,22 @@
-import { assign, mul, noGrad, sqrt, square, sub, sum, type Tensor, tensor, tidy } from '@descent/core';
-import { SGD } from '@descent/optim';
+import { assign, mul, noGrad, sub, type Tensor, tensor, tidy } from '@descent/core';
 import { FieldPlot, LineChart, PALETTE } from '../lib/charts.js';
 import { contourLevels, contourSegments, ramp } from '../lib/contours.js';
 import { fmt, h, settingControl } from '../lib/dom.js';
 import { FUNCTIONS, type Function2D } from '../lib/functions2d.js';
 import { hashParams } from '../lib/params.js';
-import { makeOptimizer, optimizerAvailability, optimizerById } from '../registry/optimizers.js';
-import type { Availability, OptimizerLike } from '../registry/types.js';
+import { makeOptimizer } from '../registry/optimizers.js';
+
+/** What the playground needs of an optimizer. */
+interface Stepper {
+  step(): unknown;
+  zeroGrad(): void;
+  dispose(): void;
+}
 
 /**
- * The optimizers of the playground. Those that @descent/optim has are built from it and step a
- * 2-element parameter tensor; coordinate descent and normalized GD are not library optimizers and
- * are written here with the same interface (and the same tensor ops).
+ * The optimizers of the playground, stepping a 2-element parameter tensor. All but coordinate
+ * descent are @descent/optim's; coordinate descent is not a library optimizer and is written here
+ * with the same interface and tensor ops.
  */
 interface PlaygroundOptimizer {
   id: string;
@@ -23,29 +28,21 @@ interface PlaygroundOptimizer {
    * with β = 0.9 is stable for lr < 2(1 + β)/L, Nesterov only for lr < 2(1 + β)/((1 + 2β)L)).
    */
   lrFactor: number;
-  availability(): Availability;
-  make(w: Tensor, lr: number): OptimizerLike;
+  make(w: Tensor, lr: number): Stepper;
   enabled: boolean;
 }
 
 /** Gradient step on one coordinate at a time, cycling x, y, x, … */
-class CoordinateDescent implements OptimizerLike {
-  readonly groups: { options: { lr: number } }[];
+class CoordinateDescent implements Stepper {
   private k = 0;
   constructor(
     private readonly w: Tensor,
-    lr: number,
-  ) {
-    this.groups = [{ options: { lr } }];
-  }
+    private readonly lr: number,
+  ) {}
   step(): void {
     const mask = new Float32Array(this.w.size);
     mask[this.k++ % this.w.size] = 1;
-    noGrad(() =>
-      tidy(() =>
-        assign(this.w, sub(this.w, mul(mul(this.w.grad!, tensor(mask)), this.groups[0].options.lr))),
-      ),
-    );
+    noGrad(() => tidy(() => assign(this.w, sub(this.w, mul(mul(this.w.grad!, tensor(mask)), this.lr)))));
   }
   zeroGrad(): void {
     this.w.grad?.dispose();
@@ -54,31 +51,7 @@ class CoordinateDescent implements OptimizerLike {
   dispose(): void {}
 }
 
-/** w ← w − lr·g/‖g‖: a fixed step length along the gradient direction. */
-class NormalizedGD implements OptimizerLike {
-  readonly groups: { options: { lr: number } }[];
-  constructor(
-    private readonly w: Tensor,
-    lr: number,
-  ) {
-    this.groups = [{ options: { lr } }];
-  }
-  step(): void {
-    noGrad(() =>
-      tidy(() => {
-        const g = this.w.grad!;
-        const n = sqrt(sum(square(g))).item();
-        if (n > 0) assign(this.w, sub(this.w, mul(g, this.groups[0].options.lr / n)));
-      }),
-    );
-  }
-  zeroGrad(): void {
-    this.w.grad?.dispose();
-    this.w.grad = null;
-  }
-  dispose(): void {}
-}
-
+/** An optimizer of @descent/optim through the app's registry (its other settings keep their defaults). */
 const fromLibrary = (
   id: string,
   label: string,
@@ -91,38 +64,28 @@ const fromLibrary = (
   scale,
   enabled,
   lrFactor,
-  availability: () => optimizerAvailability(optimizerById(id)),
-  // the library entry's other settings keep their defaults (momentum 0.9, betas …)
   make: (w, lr) => makeOptimizer(id, [w], { lr, weightDecay: id === 'adamw' ? 0.1 : 0 }),
 });
 
-const local = (
-  id: string,
-  label: string,
-  scale: 'grad' | 'step',
-  make: (w: Tensor, lr: number) => OptimizerLike,
-  enabled: boolean,
-): PlaygroundOptimizer => ({
-  id,
-  label,
-  scale,
-  enabled,
-  lrFactor: 1,
-  availability: () => ({ available: true }),
-  make,
-});
-
 const PLAYGROUND_OPTIMIZERS: PlaygroundOptimizer[] = [
-  local('gd', 'GD', 'grad', (w, lr) => new SGD([w], { lr }), true),
+  fromLibrary('sgd', 'GD', 'grad', true),
   fromLibrary('momentum', 'heavy-ball (β = 0.9)', 'grad', true, 0.5),
   fromLibrary('nesterov', 'Nesterov (β = 0.9)', 'grad', true, 0.5),
-  local('coordinate', 'coordinate descent', 'grad', (w, lr) => new CoordinateDescent(w, lr), false),
-  local('normalized', 'normalized GD', 'step', (w, lr) => new NormalizedGD(w, lr), false),
-  fromLibrary('adagrad', 'Adagrad', 'step', false),
-  fromLibrary('rmsprop', 'RMSprop', 'step', false),
+  {
+    id: 'coordinate',
+    label: 'coordinate descent',
+    scale: 'grad',
+    enabled: false,
+    lrFactor: 1,
+    make: (w, lr) => new CoordinateDescent(w, lr),
+  },
+  fromLibrary('normalized', 'normalized GD', 'step', false),
+  fromLibrary('signsgd', 'signSGD (momentum 0.9)', 'step', false, 0.2),
+  fromLibrary('adagrad', 'Adagrad', 'step', false, 5),
+  fromLibrary('rmsprop', 'RMSprop', 'step', false, 0.2),
   fromLibrary('adam', 'Adam', 'step', true),
   fromLibrary('adamw', 'AdamW (wd 0.1)', 'step', false),
-  fromLibrary('lion', 'Lion', 'step', false),
+  fromLibrary('lion', 'Lion', 'step', false, 0.2),
 ];
 
 export interface Trajectory {
@@ -182,7 +145,7 @@ export function mountPlayground(root: HTMLElement): () => void {
   const enabledIds = q.get('optimizers')?.split(',');
   const opts = PLAYGROUND_OPTIMIZERS.map((o) => ({
     ...o,
-    enabled: (enabledIds ? enabledIds.includes(o.id) : o.enabled) && o.availability().available,
+    enabled: enabledIds ? enabledIds.includes(o.id) : o.enabled,
   }));
 
   const controls = h('div', { class: 'panel', id: 'playground-controls' });
@@ -340,11 +303,9 @@ export function mountPlayground(root: HTMLElement): () => void {
       ),
     );
     const optRows = opts.map((o) => {
-      const a = o.availability();
       const box = h('input', {
         type: 'checkbox',
         checked: o.enabled,
-        disabled: !a.available,
         'data-optimizer-toggle': o.id,
         onchange: () => {
           o.enabled = box.checked;
@@ -361,16 +322,16 @@ export function mountPlayground(root: HTMLElement): () => void {
       );
       return h(
         'div',
-        { class: 'opt-row', title: a.reason },
+        { class: 'opt-row' },
         h(
           'label',
           {},
           box,
           ' ',
           h('span', { class: 'swatch', style: `background:${PALETTE[opts.indexOf(o) % PALETTE.length]}` }),
-          a.available ? o.label : `${o.label} (${a.reason})`,
+          o.label,
         ),
-        a.available ? lr : null,
+        lr,
       );
     });
     controls.replaceChildren(

@@ -1,12 +1,12 @@
-import { probeWebGPU } from '@descent/gpu-kernels';
 import { FieldPlot, LineChart } from '../lib/charts.js';
 import { entrySelect, fmt, fmtBytes, h, settingControl } from '../lib/dom.js';
+import { describeAdapter } from '../lib/gpu.js';
 import { getCheckpoint, putCheckpoint } from '../lib/idb.js';
 import { hashParams } from '../lib/params.js';
 import { trainer } from '../lib/trainer.js';
 import { BACKENDS } from '../registry/backends.js';
 import { MODELS } from '../registry/models.js';
-import { OPTIMIZERS, optimizerAvailability, optimizerById, settingValues } from '../registry/optimizers.js';
+import { OPTIMIZERS, optimizerById, settingValues } from '../registry/optimizers.js';
 import { SCHEDULES } from '../registry/schedules.js';
 import { TASKS } from '../registry/tasks.js';
 import type { Availability, Setting } from '../registry/types.js';
@@ -39,17 +39,18 @@ function track(): void {
 }
 
 /**
- * The default backend: a real GPU when the browser has one (a fallback/software adapter is slower
- * than wasm for these model sizes), else threaded wasm, wasm, and the js reference last.
+ * The default backend: a real GPU when the browser has one (a software adapter such as SwiftShader
+ * is far slower than wasm), else wasm (threads pay off only for bigger models than the defaults,
+ * so single-threaded first), and the js reference last.
  */
 async function probeBackends(): Promise<{ availability: Map<string, Availability>; preferred: string }> {
   const availability = new Map<string, Availability>();
   for (const b of BACKENDS) availability.set(b.id, await b.probe());
-  const gpu = await probeWebGPU();
+  const gpu = await describeAdapter();
   const order =
-    gpu.available && !gpu.adapter?.fallback
-      ? ['webgpu', 'wasm-threads', 'wasm', 'js']
-      : ['wasm-threads', 'wasm', 'webgpu', 'js'];
+    gpu.available && !gpu.software
+      ? ['webgpu', 'wasm', 'wasm-threads', 'js']
+      : ['wasm', 'wasm-threads', 'webgpu', 'js'];
   const preferred = order.find((id) => availability.get(id)?.available) ?? 'js';
   return { availability, preferred };
 }
@@ -324,7 +325,7 @@ export function mountTrain(root: HTMLElement): () => void {
       'model',
     );
     const optSel = entrySelect(
-      OPTIMIZERS.map((x) => ({ id: x.id, label: x.label, ...optimizerAvailability(x) })),
+      OPTIMIZERS.map((x) => ({ id: x.id, label: x.label, available: true })),
       f.optimizer,
       (id) => {
         f.optimizer = id;

@@ -1,6 +1,6 @@
 import { type Backend, registerBackend } from '@descent/core';
 import { createWebGPUBackend, probeWebGPU } from '@descent/gpu-kernels';
-import * as wasmKernels from '@descent/wasm-kernels';
+import { createWasmBackend, hasWasmSimd } from '@descent/wasm-kernels';
 import type { Availability } from './types.js';
 
 /**
@@ -12,14 +12,6 @@ export interface BackendEntry {
   label: string;
   probe(): Promise<Availability>;
   register(): void;
-}
-
-type WasmFactory = (opts?: Record<string, unknown>) => Backend | Promise<Backend>;
-
-/** `createWasmBackend` from @descent/wasm-kernels, when this build exports it. */
-function wasmFactory(): WasmFactory | undefined {
-  const f = (wasmKernels as Record<string, unknown>).createWasmBackend;
-  return typeof f === 'function' ? (f as WasmFactory) : undefined;
 }
 
 const threadCount = () => Math.max(2, Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 2));
@@ -48,27 +40,22 @@ export const BACKENDS: BackendEntry[] = [
     id: 'wasm-threads',
     label: 'wasm SIMD + threads',
     async probe() {
-      if (!wasmFactory())
-        return { available: false, reason: '@descent/wasm-kernels has no createWasmBackend in this build' };
-      if (!wasmKernels.hasWasmSimd())
-        return { available: false, reason: 'this browser has no WebAssembly SIMD' };
+      if (!hasWasmSimd()) return { available: false, reason: 'this browser has no WebAssembly SIMD' };
       if (!globalThis.crossOriginIsolated)
         return { available: false, reason: 'the page is not cross-origin isolated (no SharedArrayBuffer)' };
       return { available: true };
     },
-    register: () => once('wasm-threads', () => wasmFactory()!({ threads: threadCount() })),
+    register: () =>
+      once('wasm-threads', () => createWasmBackend({ name: 'wasm-threads', threads: threadCount() })),
   },
   {
     id: 'wasm',
     label: 'wasm SIMD',
     async probe() {
-      if (!wasmFactory())
-        return { available: false, reason: '@descent/wasm-kernels has no createWasmBackend in this build' };
-      if (!wasmKernels.hasWasmSimd())
-        return { available: false, reason: 'this browser has no WebAssembly SIMD' };
+      if (!hasWasmSimd()) return { available: false, reason: 'this browser has no WebAssembly SIMD' };
       return { available: true };
     },
-    register: () => once('wasm', () => wasmFactory()!()),
+    register: () => once('wasm', () => createWasmBackend({ name: 'wasm', threads: 1 })),
   },
   {
     id: 'js',

@@ -1,10 +1,10 @@
-import type { Tensor } from '@descent/core';
+import { reshape, slice } from '@descent/core';
 import * as models from '@descent/models';
-import type { Availability, InputKind, ModelLike, Setting, TaskData } from './types.js';
+import type { Availability, InputKind, ModelLike, Setting, TaskData, TaskView } from './types.js';
 
 /**
- * The models the Train page offers. Each entry says which input kinds it reads and builds a
- * @descent/models model for a task's input shape and class count.
+ * The models the Train page offers, built from @descent/models layers. Each entry says which
+ * input kinds it reads and builds a model for a task's input shape and class count.
  */
 export interface ModelEntry {
   id: string;
@@ -12,75 +12,136 @@ export interface ModelEntry {
   inputs: InputKind[];
   settings: Setting[];
   availability(): Availability;
-  make(task: TaskData, v: Record<string, number>, seed: number): ModelLike;
+  make(view: TaskView, task: TaskData, v: Record<string, number>, seed: number): ModelLike;
 }
 
-/** Any object with `forward` and `parameters` (and maybe `namedParameters`) from @descent/models. */
-interface ModuleShape {
-  forward(x: Tensor): Tensor;
-  parameters(): Tensor[];
-  namedParameters?(): Iterable<[string, Tensor]> | Record<string, Tensor>;
-}
-
-/** Adapts a @descent/models module to the app's ModelLike, taking its parameter names when it has them. */
-export function asModel(m: ModuleShape): ModelLike {
-  return {
-    forward: (x) => m.forward(x),
-    parameters: () => m.parameters(),
-    names() {
-      if (typeof m.namedParameters === 'function') {
-        const named = m.namedParameters();
-        const pairs =
-          Symbol.iterator in named ? [...(named as Iterable<[string, Tensor]>)] : Object.entries(named);
-        return pairs.map(([name]) => name);
-      }
-      return m.parameters().map((_, i) => `param.${i}`);
-    },
-  };
-}
-
-const width = (value: number): Setting => ({
+const width = (value: number, label = 'hidden width'): Setting => ({
   key: 'hidden',
-  label: 'hidden width',
+  label,
   value,
   min: 4,
-  max: 512,
+  max: 256,
   int: true,
 });
-const depth = (value: number): Setting => ({
+const depth = (value: number, label = 'hidden layers'): Setting => ({
   key: 'depth',
-  label: 'hidden layers',
+  label,
   value,
   min: 1,
   max: 6,
   int: true,
 });
 
-const flatFeatures = (task: TaskData) => task.inputShape.reduce((a, b) => a * b, 1);
+const flat = (view: TaskView) => view.inputShape.reduce((a, b) => a * b, 1);
+/** Images arrive NHWC; dense models read them flattened. */
+const flatten = (view: TaskView, m: models.Module): models.Module =>
+  view.input === 'image' ? new models.Sequential(new models.Flatten(), m) : m;
+const plain = (module: models.Module): ModelLike => ({ module, forward: (x) => module.forward(x) });
+const ok = (): Availability => ({ available: true });
 
-const mlp: ModelEntry = {
-  id: 'mlp',
-  label: 'MLP (tanh)',
-  inputs: ['features', 'image'],
-  settings: [width(32), depth(2)],
-  availability: () => ({ available: true }),
-  make(task, v, seed) {
-    const sizes = [flatFeatures(task), ...Array(v.depth).fill(v.hidden), task.classes];
-    const net = new models.MLP(sizes, { seed });
-    const model = asModel(net);
-    // MLP's layers are Linear layers with weight (+ bias): name them like a state dict.
-    model.names = () =>
-      net.layers.flatMap((layer, i) =>
-        layer.bias ? [`layers.${i}.weight`, `layers.${i}.bias`] : [`layers.${i}.weight`],
-      );
-    // Image tasks arrive as [n, h, w, c]; the MLP reads them flattened.
-    const forward = model.forward;
-    model.forward = (x) => forward(x.rank > 2 ? x.reshape([x.shape[0], -1]) : x);
-    return model;
+export const MODELS: ModelEntry[] = [
+  {
+    id: 'mlp',
+    label: 'MLP (tanh)',
+    inputs: ['features', 'image'],
+    settings: [width(32), depth(2)],
+    availability: ok,
+    make: (view, task, v, seed) =>
+      plain(
+        flatten(view, new models.MLP([flat(view), ...Array(v.depth).fill(v.hidden), task.classes], { seed })),
+      ),
   },
-};
-
-export const MODELS: ModelEntry[] = [mlp];
+  {
+    id: 'swiglu',
+    label: 'SwiGLU MLP (residual gated FFN)',
+    inputs: ['features', 'image'],
+    settings: [width(32), depth(1, 'FFN blocks')],
+    availability: ok,
+    make(view, task, v, seed) {
+      const h = v.hidden;
+      const blocks = Array.from(
+        { length: v.depth },
+        (_, i) =>
+          new models.Residual(new models.GatedFFN(h, 2 * h, { gate: 'swiglu', seed: seed + 10 * (i + 1) })),
+      );
+      return plain(
+        new models.Sequential(
+          new models.Flatten(),
+          new models.Linear(flat(view), h, { seed }),
+          new models.Tanh(),
+          ...blocks,
+          new models.Linear(h, task.classes, { seed: seed + 1 }),
+        ),
+      );
+    },
+  },
+  {
+    id: 'cnn',
+    label: 'Small CNN (conv-BN-ReLU ×2)',
+    inputs: ['image'],
+    settings: [width(8, 'channels')],
+    availability: ok,
+    make(view, task, v, seed) {
+      const c = view.inputShape[2];
+      const w = v.hidden;
+      return plain(
+        new models.Sequential(
+          new models.Conv2d(c, w, 3, { padding: 1, seed }),
+          new models.BatchNorm2d(w),
+          new models.ReLU(),
+          new models.MaxPool2d(2),
+          new models.Conv2d(w, 2 * w, 3, { padding: 1, seed: seed + 1 }),
+          new models.BatchNorm2d(2 * w),
+          new models.ReLU(),
+          new models.GlobalAvgPool(),
+          new models.Linear(2 * w, task.classes, { seed: seed + 2 }),
+        ),
+      );
+    },
+  },
+  {
+    id: 'resnet',
+    label: 'ResNet-8 (CIFAR-style)',
+    inputs: ['image'],
+    settings: [width(8, 'first-stage width')],
+    availability: ok,
+    make: (view, task, v) =>
+      plain(
+        new models.CifarResNet({
+          depth: 8,
+          width: v.hidden,
+          inChannels: view.inputShape[2],
+          classes: task.classes,
+        }),
+      ),
+  },
+  {
+    id: 'gpt',
+    label: 'Small GPT (causal transformer)',
+    inputs: ['tokens'],
+    settings: [width(64, 'model width'), depth(1, 'blocks')],
+    availability: ok,
+    make(view, task, v, seed) {
+      const gpt = new models.GPT({
+        vocab: task.vocab!,
+        context: view.inputShape[0],
+        dModel: v.hidden,
+        heads: 4,
+        layers: v.depth,
+        seed,
+      });
+      // logits [n, T, vocab]; the answer is predicted at the last position
+      const last = view.inputShape[0] - 1;
+      return {
+        module: gpt,
+        forward(x) {
+          const out = gpt.forward(x);
+          return reshape(slice(out, [0, last, 0], [-1, 1, -1]), [out.shape[0], out.shape[2]]);
+        },
+      };
+    },
+  },
+];
 
 export function modelById(id: string): ModelEntry {
   const m = MODELS.find((x) => x.id === id);

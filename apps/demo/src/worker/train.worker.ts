@@ -8,6 +8,7 @@ import {
   argmax,
   assign,
   crossEntropy,
+  dispose,
   equal,
   getBackend,
   initBackend,
@@ -17,40 +18,52 @@ import {
   noGrad,
   normalValues,
   setBackend,
+  slice,
   softmax,
   type Tensor,
   tensor,
   tidy,
 } from '@descent/core';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../lib/safetensors.js';
+import { loadCheckpoint, readSafetensors, saveCheckpoint } from '@descent/models';
+import { LRScheduler } from '@descent/optim';
 import { backendById } from '../registry/backends.js';
 import { modelById } from '../registry/models.js';
 import { makeOptimizer } from '../registry/optimizers.js';
 import { scheduleById } from '../registry/schedules.js';
-import { taskById } from '../registry/tasks.js';
-import type { ModelLike, OptimizerLike, Split, TaskData } from '../registry/types.js';
+import { type TaskEntry, taskById } from '../registry/tasks.js';
+import type { ModelLike, OptimizerLike, Split, TaskView } from '../registry/types.js';
 import type { Event, LandscapeResult, Metrics, ReadyInfo, Reply, Request, TrainConfig } from './protocol.js';
 
 const post = (e: Event | Reply, transfer: Transferable[] = []) => self.postMessage(e, { transfer });
 
+/** Inputs and labels kept on the backend for the whole run. */
+interface OnDevice {
+  x: Tensor;
+  y: Tensor;
+}
+
 /** Everything one training run holds; disposed as a whole on re-init. */
 interface Run {
   config: TrainConfig;
-  data: TaskData;
+  task: TaskEntry;
+  view: TaskView;
   model: ModelLike;
   opt: OptimizerLike;
-  baseLr: number;
-  /** Full-batch tasks keep their inputs on the backend for the whole run. */
-  full?: { x: Tensor; y: Tensor; valX: Tensor; valY: Tensor };
-  /** Spirals: the decision-boundary grid points. */
+  scheduler: LRScheduler;
+  /** Full-batch tasks train on `evalSets.train` itself. */
+  fullBatch: boolean;
+  /** Fixed sets the metrics are measured on (the whole split, or its first EVAL_ROWS rows). */
+  evalSets: { train: OnDevice; val: OnDevice };
+  /** Spirals/circles: the decision-boundary grid points. */
   grid?: Tensor;
   step: number;
-  batchSeed: number;
 }
 
 const BOUNDARY_RES = 64;
 const BOUNDARY_EXTENT = 1.3;
 const DIGITS_SHOWN = 32;
+/** Rows of a minibatch task's splits that the loss and accuracy curves are measured on. */
+const EVAL_ROWS = 512;
 
 let run: Run | null = null;
 let running = false;
@@ -73,42 +86,59 @@ async function init(config: TrainConfig): Promise<ReadyInfo> {
   const task = taskById(config.task);
   const data = await task.make(config.seed);
   const modelEntry = modelById(config.model);
-  if (!modelEntry.inputs.includes(data.input))
-    throw new Error(`model '${modelEntry.label}' does not read ${data.input} inputs (task '${task.label}')`);
-  const model = modelEntry.make(data, config.modelSettings, config.seed);
-  const opt = makeOptimizer(config.optimizer, model.parameters(), config.optimizerSettings);
+  const view = data.views.find((v) => modelEntry.inputs.includes(v.input));
+  if (!view)
+    throw new Error(
+      `model '${modelEntry.label}' reads ${modelEntry.inputs.join('/')} inputs; task '${task.label}' has ${data.views.map((v) => v.input).join('/')}`,
+    );
+  const model = modelEntry.make(view, data, config.modelSettings, config.seed);
+  let opt: OptimizerLike;
+  try {
+    opt = makeOptimizer(config.optimizer, model.module.parameters(), config.optimizerSettings);
+  } catch (e) {
+    model.module.dispose();
+    throw e;
+  }
+  const rows = (split: Split) =>
+    task.batch === 0 ? undefined : Int32Array.from({ length: Math.min(split.n, EVAL_ROWS) }, (_, i) => i);
+  const onDevice = (split: Split): OnDevice => {
+    const r = rows(split);
+    return {
+      x: upload(split, view, r).keep(),
+      y: (r
+        ? tensor(
+            Int32Array.from(r, (i) => split.y[i]),
+            [r.length],
+          )
+        : tensor(split.y, [split.n])
+      ).keep(),
+    };
+  };
   const r: Run = {
     config,
-    data,
+    task,
+    view,
     model,
     opt,
-    baseLr: opt.groups[0].options.lr,
+    scheduler: new LRScheduler(opt, scheduleById(config.schedule).make(config.steps)),
+    fullBatch: task.batch === 0,
+    evalSets: { train: onDevice(view.train), val: onDevice(view.val) },
     step: 0,
-    batchSeed: config.seed,
   };
-  if (task.batch === 0) {
-    r.full = {
-      x: upload(data.train, data).keep(),
-      y: tensor(data.train.y, [data.train.n]).keep(),
-      valX: upload(data.val, data).keep(),
-      valY: tensor(data.val.y, [data.val.n]).keep(),
-    };
-  }
   if (task.view === 'boundary') r.grid = boundaryGrid().keep();
   run = r;
 
-  const params = model.parameters();
   const info: ReadyInfo = {
     config,
     backendName: config.backend,
     backendInfo: getBackend(config.backend).info?.() ?? {},
-    parameterCount: params.reduce((s, p) => s + p.size, 0),
-    parameterNames: model.names(),
+    parameterCount: model.module.parameterCount(),
+    parameterNames: model.module.namedParameters().map(([n]) => n),
     classes: data.classes,
     view: task.view,
   };
-  if (task.view === 'boundary') info.points = { x: data.train.x as Float32Array, y: data.train.y };
-  if (task.view === 'digits') info.digits = digitSample(data);
+  if (task.view === 'boundary') info.points = { x: view.train.x as Float32Array, y: view.train.y };
+  if (task.view === 'digits') info.digits = digitSample(view);
   return info;
 }
 
@@ -116,22 +146,22 @@ function disposeRun(): void {
   if (!run) return;
   run.opt.zeroGrad();
   run.opt.dispose();
-  for (const p of run.model.parameters()) p.dispose();
-  if (run.full) for (const t of Object.values(run.full)) t.dispose();
+  run.model.module.dispose();
+  for (const s of Object.values(run.evalSets)) dispose(s);
   run.grid?.dispose();
   run = null;
 }
 
-/** A split's inputs as a tensor of shape [n, ...inputShape] (f32 features/images, i32 tokens). */
-function upload(split: Split, data: TaskData, rows?: Int32Array): Tensor {
-  const per = data.inputShape.reduce((a, b) => a * b, 1);
-  if (!rows) return tensor(split.x, [split.n, ...data.inputShape]);
+/** A split's inputs (or the given rows of it) as a tensor [n, ...inputShape]: f32 features/images, i32 tokens. */
+function upload(split: Split, view: TaskView, rows?: Int32Array): Tensor {
+  const per = view.inputShape.reduce((a, b) => a * b, 1);
+  if (!rows) return tensor(split.x, [split.n, ...view.inputShape]);
   const x =
     split.x instanceof Int32Array ? new Int32Array(rows.length * per) : new Float32Array(rows.length * per);
   rows.forEach((r, i) => {
     x.set(split.x.subarray(r * per, (r + 1) * per), i * per);
   });
-  return tensor(x, [rows.length, ...data.inputShape]);
+  return tensor(x, [rows.length, ...view.inputShape]);
 }
 
 function boundaryGrid(): Tensor {
@@ -147,12 +177,12 @@ function boundaryGrid(): Tensor {
   return tensor(g, [BOUNDARY_RES * BOUNDARY_RES, 2]);
 }
 
-function digitSample(data: TaskData): ReadyInfo['digits'] {
-  const [h, w] = data.inputShape;
-  const count = Math.min(DIGITS_SHOWN, data.val.n);
+function digitSample(view: TaskView): ReadyInfo['digits'] {
+  const [h, w] = view.inputShape;
+  const count = Math.min(DIGITS_SHOWN, view.val.n);
   return {
-    images: Float32Array.from((data.val.x as Float32Array).subarray(0, count * h * w)),
-    labels: data.val.y.slice(0, count),
+    images: Float32Array.from((view.val.x as Float32Array).subarray(0, count * h * w)),
+    labels: view.val.y.slice(0, count),
     size: h,
     count,
   };
@@ -167,52 +197,46 @@ function current(): Run {
 
 /** One optimizer step; returns the (kept) loss tensor, read back only when metrics are due. */
 function trainStep(r: Run): Tensor {
-  const task = taskById(r.config.task);
-  r.opt.groups.forEach((g) => {
-    g.options.lr = r.baseLr * scheduleById(r.config.schedule).factor(r.step, r.config.steps);
-  });
-  return tidy(() => {
+  const loss = tidy(() => {
     r.opt.zeroGrad();
     let x: Tensor;
     let y: Tensor;
-    if (r.full) {
-      x = r.full.x;
-      y = r.full.y;
+    if (r.fullBatch) {
+      ({ x, y } = r.evalSets.train);
     } else {
-      const rows = batchRows(r, task.batch);
-      x = upload(r.data.train, r.data, rows);
+      const rows = intValues(r.task.batch, 0, r.view.train.n, r.config.seed, 1000 + r.step);
+      x = upload(r.view.train, r.view, rows);
       y = tensor(
-        Int32Array.from(rows, (i) => r.data.train.y[i]),
+        Int32Array.from(rows, (i) => r.view.train.y[i]),
         [rows.length],
       );
     }
-    const loss = crossEntropy(r.model.forward(x), y);
-    loss.backward();
+    const l = crossEntropy(r.model.forward(x), y);
+    l.backward();
     r.opt.step();
-    return loss;
+    return l;
   });
+  r.scheduler.step();
+  return loss;
 }
 
-/** A seeded minibatch of row indices (a fresh draw per step, reproducible per run seed). */
-function batchRows(r: Run, batch: number): Int32Array {
-  return intValues(batch, 0, r.data.train.n, r.batchSeed, 1000 + r.step);
-}
-
-/** Loss and accuracy of the model on a split (no gradients recorded). */
+/** Loss and accuracy of the model on a fixed set, in eval mode (batch norm uses running statistics). */
 async function evaluate(r: Run, which: 'train' | 'val'): Promise<{ loss: number; accuracy: number }> {
-  const split = which === 'train' ? r.data.train : r.data.val;
-  const [lossT, accT] = noGrad(() =>
-    tidy(() => {
-      const x = r.full ? (which === 'train' ? r.full.x : r.full.valX) : upload(split, r.data);
-      const y = r.full ? (which === 'train' ? r.full.y : r.full.valY) : tensor(split.y, [split.n]);
-      const logits = r.model.forward(x);
-      return [crossEntropy(logits, y), mean(equal(argmax(logits, -1), y))];
-    }),
-  );
-  const [loss, accuracy] = [(await lossT.data())[0], (await accT.data())[0]];
-  lossT.dispose();
-  accT.dispose();
-  return { loss, accuracy };
+  const { x, y } = r.evalSets[which];
+  r.model.module.eval();
+  try {
+    const [lossT, accT] = noGrad(() =>
+      tidy(() => {
+        const logits = r.model.forward(x);
+        return [crossEntropy(logits, y), mean(equal(argmax(logits, -1), y))];
+      }),
+    );
+    const [loss, accuracy] = [(await lossT.data())[0], (await accT.data())[0]];
+    dispose(lossT, accT);
+    return { loss, accuracy };
+  } finally {
+    r.model.module.train();
+  }
 }
 
 async function metrics(r: Run, trainLoss: number, stepsPerSecond: number): Promise<Metrics> {
@@ -233,18 +257,20 @@ async function metrics(r: Run, trainLoss: number, stepsPerSecond: number): Promi
 }
 
 async function postPictures(r: Run): Promise<void> {
-  const task = taskById(r.config.task);
-  if (task.view === 'boundary' && r.grid) {
+  if (r.task.view === 'boundary' && r.grid) {
+    r.model.module.eval();
     const p = noGrad(() => tidy(() => softmax(r.model.forward(r.grid!), -1)));
+    r.model.module.train();
     const all = (await p.data()) as Float32Array;
     p.dispose();
     const probs = new Float32Array(BOUNDARY_RES * BOUNDARY_RES);
     for (let i = 0; i < probs.length; i++) probs[i] = all[2 * i + 1];
     post({ type: 'boundary', res: BOUNDARY_RES, extent: BOUNDARY_EXTENT, probs }, [probs.buffer]);
-  } else if (task.view === 'digits') {
-    const count = Math.min(DIGITS_SHOWN, r.data.val.n);
-    const rows = Int32Array.from({ length: count }, (_, i) => i);
-    const pred = noGrad(() => tidy(() => argmax(r.model.forward(upload(r.data.val, r.data, rows)), -1)));
+  } else if (r.task.view === 'digits') {
+    const count = Math.min(DIGITS_SHOWN, r.view.val.n);
+    r.model.module.eval();
+    const pred = noGrad(() => tidy(() => argmax(r.model.forward(slice(r.evalSets.val.x, [0], [count])), -1)));
+    r.model.module.train();
     const preds = Int32Array.from((await pred.data()) as Int32Array);
     pred.dispose();
     post({ type: 'predictions', preds }, [preds.buffer]);
@@ -313,6 +339,41 @@ function pause(): void {
 
 // ------------------------------------------------------------------------------ checkpoints
 
+/** Model weights, optimizer state and the schedule's position, as safetensors bytes (@descent/models). */
+async function save(): Promise<ArrayBuffer> {
+  const r = current();
+  const bytes = await saveCheckpoint({
+    model: r.model.module,
+    optimizer: r.opt,
+    step: r.step,
+    metadata: {
+      'demo.config': JSON.stringify(r.config),
+      'demo.scheduler': JSON.stringify(r.scheduler.stateDict()),
+    },
+  });
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Restores a checkpoint: re-initializes with its config when that differs, then loads it. */
+async function load(buffer: ArrayBuffer): Promise<number> {
+  const header = readSafetensors(new Uint8Array(buffer));
+  const savedConfig = header.metadata['demo.config'];
+  if (savedConfig) {
+    const saved = JSON.parse(savedConfig) as TrainConfig;
+    const same =
+      run && JSON.stringify({ ...run.config, backend: '' }) === JSON.stringify({ ...saved, backend: '' });
+    if (!same)
+      post({ type: 'ready', info: await init({ ...saved, backend: run?.config.backend ?? saved.backend }) });
+  }
+  const r = current();
+  const { step, metadata } = await loadCheckpoint(buffer, { model: r.model.module, optimizer: r.opt });
+  if (metadata['demo.scheduler']) r.scheduler.loadStateDict(JSON.parse(metadata['demo.scheduler']));
+  r.step = step;
+  post({ type: 'metrics', metrics: await metrics(r, Number.NaN, 0) });
+  await postPictures(r);
+  return step;
+}
+
 /** Overwrites each parameter's values in place (`assign`), from host arrays in parameter order. */
 function setWeights(params: Tensor[], values: Float32Array[]): void {
   noGrad(() =>
@@ -320,59 +381,6 @@ function setWeights(params: Tensor[], values: Float32Array[]): void {
       for (let k = 0; k < params.length; k++) assign(params[k], tensor(values[k], [...params[k].shape]));
     }),
   );
-}
-
-async function save(): Promise<ArrayBuffer> {
-  const r = current();
-  const names = r.model.names();
-  const arrays: NamedArray[] = [];
-  const params = r.model.parameters();
-  for (let i = 0; i < params.length; i++) {
-    const data = Float32Array.from((await params[i].data()) as Float32Array);
-    arrays.push({ name: names[i], shape: [...params[i].shape], data });
-  }
-  return encodeSafetensors(arrays, {
-    format: 'descent-demo',
-    step: String(r.step),
-    config: JSON.stringify(r.config),
-  });
-}
-
-/** Restores a checkpoint: re-initializes with its config when that differs, then loads the weights. */
-async function load(buffer: ArrayBuffer): Promise<{ info?: ReadyInfo; step: number }> {
-  const { arrays, metadata } = decodeSafetensors(buffer);
-  let info: ReadyInfo | undefined;
-  if (metadata.config) {
-    const saved = JSON.parse(metadata.config) as TrainConfig;
-    const same =
-      run && JSON.stringify({ ...run.config, backend: '' }) === JSON.stringify({ ...saved, backend: '' });
-    if (!same) {
-      info = await init({ ...saved, backend: run?.config.backend ?? saved.backend });
-      post({ type: 'ready', info });
-    }
-  }
-  const r = current();
-  const names = r.model.names();
-  const params = r.model.parameters();
-  const byName = new Map(arrays.map((a) => [a.name, a]));
-  // Check everything before changing anything, so a bad file leaves the model as it was.
-  for (let i = 0; i < params.length; i++) {
-    const a = byName.get(names[i]);
-    if (!a)
-      throw new Error(`checkpoint has no tensor '${names[i]}' (it has ${[...byName.keys()].join(', ')})`);
-    if (a.shape.join() !== params[i].shape.join())
-      throw new Error(
-        `checkpoint tensor '${names[i]}' has shape [${a.shape}], the model expects [${params[i].shape}]`,
-      );
-  }
-  setWeights(
-    params,
-    names.map((n) => byName.get(n)!.data as Float32Array),
-  );
-  r.step = Number(metadata.step ?? 0);
-  post({ type: 'metrics', metrics: await metrics(r, Number.NaN, 0) });
-  await postPictures(r);
-  return { info, step: r.step };
 }
 
 // ------------------------------------------------------------------------------ loss landscape
@@ -414,7 +422,7 @@ async function landscape(
 ): Promise<LandscapeResult> {
   const r = current();
   if (running) throw new Error('pause training before computing the loss landscape');
-  const params = r.model.parameters();
+  const params = r.model.module.parameters();
   const w0 = await Promise.all(params.map(async (p) => Float32Array.from((await p.data()) as Float32Array)));
   const shapes = params.map((p) => [...p.shape]);
   const d1 = filterNormalizedDirection(w0, shapes, seed);
@@ -499,8 +507,7 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
         break;
       }
       case 'load': {
-        const value = await load(msg.buffer);
-        post({ type: 'done', id: msg.id, value: value.step });
+        post({ type: 'done', id: msg.id, value: await load(msg.buffer) });
         break;
       }
       case 'evaluate': {
