@@ -5,7 +5,7 @@
  * Runs the benchmarks with a progress bar and writes benchmarks/results/<date>-<machine>.json plus
  * benchmarks/results/<date>-<machine>/report.md and its SVG charts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,18 @@ export function parseArgs(argv: string[]): CliOptions {
     if (i < 0) return undefined;
     return argv[i].includes('=') ? argv[i].split('=').slice(1).join('=') : argv[i + 1];
   };
-  const known = ['quick', 'suites', 'only', 'cases', 'no-webgpu', 'machine', 'out', 'note', 'help'];
+  const known = [
+    'quick',
+    'suites',
+    'only',
+    'cases',
+    'no-webgpu',
+    'machine',
+    'out',
+    'note',
+    'help',
+    'report-from',
+  ];
   for (const a of argv) {
     if (a.startsWith('--') && !known.includes(a.slice(2).split('=')[0]))
       throw new Error(`unknown option ${a} (known: ${known.map((k) => `--${k}`).join(' ')})`);
@@ -96,7 +107,24 @@ function implInfo(i: Impl, env: string): ImplInfo {
   };
 }
 
-export async function main(argv: string[]): Promise<BenchResults> {
+/** Writes report.md and the charts next to a results JSON (and returns the report directory). */
+export function writeReport(jsonPath: string, results: BenchResults): string {
+  const dir = jsonPath.replace(/\.json$/, '');
+  mkdirSync(dir, { recursive: true });
+  const report = buildReport(results);
+  writeFileSync(join(dir, 'report.md'), report.markdown);
+  for (const [name, svg] of Object.entries(report.charts)) writeFileSync(join(dir, name), svg);
+  return dir;
+}
+
+export async function main(argv: string[]): Promise<BenchResults | undefined> {
+  const from = argv.find((a) => a.startsWith('--report-from='))?.split('=')[1];
+  if (from) {
+    // Re-draws the report of an earlier run (after a change to the report code), measuring nothing.
+    const results = JSON.parse(readFileSync(from, 'utf8')) as BenchResults;
+    process.stderr.write(`wrote ${writeReport(resolve(from), results)}/report.md\n`);
+    return results;
+  }
   const o = parseArgs(argv);
   const started = Date.now();
   const date = new Date().toISOString().slice(0, 10);
@@ -161,6 +189,24 @@ export async function main(argv: string[]): Promise<BenchResults> {
     `\nwrote ${jsonPath}\nwrote ${join(o.outDir, stem, 'report.md')} and ${Object.keys(report.charts).length} charts\n`,
   );
   return results;
+}
+
+/**
+ * What must not pass silently in CI: an implementation that could not start (a missing WebGPU adapter,
+ * wasm threads), a browser run that failed, a harness error. Timings and peers' wrong results are
+ * reported, never asserted.
+ */
+export function ciProblems(r: BenchResults): string[] {
+  const out: string[] = [];
+  for (const [id, why] of Object.entries(r.unavailable ?? {})) out.push(`${id} could not start: ${why}`);
+  for (const [id, why] of Object.entries(r.browser?.unavailable ?? {}))
+    out.push(`${id} could not start: ${why}`);
+  if (r.browser?.error) out.push(`browser run: ${r.browser.error}`);
+  for (const k of [...r.kernels, ...(r.browser?.kernels ?? [])])
+    if (k.status === 'error') out.push(`${k.impl} on ${k.caseId}: ${k.reason}`);
+  for (const t of r.training ?? [])
+    if (t.status === 'error') out.push(`training ${t.workload} on ${t.impl}: ${t.reason}`);
+  return out;
 }
 
 function printSummary(r: BenchResults): void {

@@ -116,7 +116,13 @@ export async function nodeDescentBackends(o: { webgpu: boolean }): Promise<Desce
       d.registerBackend(name, () => createWebGPUBackend(), { replace: true });
       registered.add(name);
     }
-    const b = (await d.initBackend(name)) as d.Backend & { device: GPUDevice };
+    let b: d.Backend & { device: GPUDevice };
+    try {
+      b = (await d.initBackend(name)) as d.Backend & { device: GPUDevice };
+    } catch (e) {
+      unavailable['descent-webgpu-node'] = `no WebGPU adapter: ${(e as Error).message.split('\n')[0]}`;
+      return specs;
+    }
     specs.push({
       id: 'descent-webgpu-node',
       backendName: name,

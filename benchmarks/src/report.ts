@@ -246,6 +246,52 @@ function groupBarCharts(
   return md ? `${md}\n` : '';
 }
 
+/**
+ * The wasm issue's table: descent's wasm backend with 1 and all threads against tfjs-wasm (XNNPACK),
+ * onnxruntime-web and tfjs-cpu, as GFLOP/s or GB/s with the ratio descent/peer (same run).
+ */
+export function headlineTable(res: BenchResults): string {
+  const k = res.kernels;
+  const pick = (caseId: string, ids: string[]) =>
+    ids.map((id) => find(k, caseId, id)).find((r) => r?.status === 'ok');
+  const rate = (r?: KernelResult) =>
+    !r
+      ? '—'
+      : r.gflops !== undefined
+        ? `${r.gflops.toFixed(1)} GF/s`
+        : `${r.gbps!.toFixed(1)} GB/s (${fmtMs(r.summary!.median)})`;
+  const ids1 = ['descent-wasm-1t', 'descent-wasm-kernels-1t'];
+  const cols: [string, string[]][] = [
+    ['descent wasm 1t', ids1],
+    ['descent wasm 2t', ['descent-wasm-2t']],
+    ['tfjs-wasm 1t', ['tfjs-wasm-1t']],
+    ['ort-wasm 1t', ['ort-wasm-1t']],
+    ['ort-wasm 2t', ['ort-wasm-2t']],
+    ['tfjs-cpu', ['tfjs-cpu']],
+  ];
+  const want = res.cases.filter(
+    (c) =>
+      (c.group === 'matmul' && [128, 256, 512, 1024, 2048].includes(c.size ?? 0)) ||
+      ['ffn-matmul', 'conv2d', 'elementwise', 'softmax'].includes(c.group) ||
+      c.id === res.cases.filter((x) => x.group === 'optimizer').at(-1)?.id,
+  );
+  let md = `| case | ${cols.map(([n]) => n).join(' | ')} | 1t ÷ tfjs-wasm | 2t ÷ 1t | copy of the same bytes |\n|---|${cols.map(() => '---').join('|')}|---|---|---|\n`;
+  for (const c of want) {
+    const rs = cols.map(([, ids]) => pick(c.id, ids));
+    const d1 = rs[0];
+    const tw = rs[2];
+    const copy = find(k, c.id, 'memcopy');
+    const r1 = d1 && tw ? `**${(tw.summary!.median / d1.summary!.median).toFixed(2)}×**` : '';
+    const r2 = d1 && rs[1] ? `${(d1.summary!.median / rs[1].summary!.median).toFixed(2)}×` : '';
+    const cp =
+      copy?.status === 'ok' && d1
+        ? `${fmtMs(copy.summary!.median)}; descent = ${(d1.summary!.median / copy.summary!.median).toFixed(2)}× copy`
+        : '';
+    md += `| ${c.label} | ${rs.map(rate).join(' | ')} | ${r1} | ${r2} | ${cp} |\n`;
+  }
+  return `${md}\n`;
+}
+
 export function buildReport(res: BenchResults): Report {
   const charts: Record<string, string> = {};
   const m = res.machine;
@@ -258,6 +304,7 @@ export function buildReport(res: BenchResults): Report {
   md += '\n';
   for (const [id, why] of Object.entries(res.unavailable ?? {})) md += `- **${id}** not measured: ${why}\n`;
   if (Object.keys(res.unavailable ?? {}).length) md += '\n';
+  if (res.kernels.length) md += `## Headline: the wasm table (Node)\n\n${headlineTable(res)}`;
   md += `## Ratios: descent vs peers (same run)\n\n${ratioTable(res.cases, [...res.kernels, ...(res.browser?.kernels ?? [])])}`;
   md += `## Kernels and ops (Node)\n\n${kernelTables('Node', res.cases, res.kernels, res.impls)}`;
   md += rooflineTable(res.cases, res.kernels, res.impls);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkElementwise, checkNormwise, gamma, U32 } from '../src/agree.js';
 import { type BenchCase, checkOutputs, kernelCases, makeInputs, matmulCase } from '../src/cases.js';
+import { ciProblems } from '../src/cli.js';
 import { onnxModel } from '../src/onnx.js';
 import { Progress } from '../src/progress.js';
-import { buildReport, ratio } from '../src/report.js';
+import { buildReport, headlineTable, ratio } from '../src/report.js';
 import type { BenchResults } from '../src/results.js';
 import type { KernelResult } from '../src/run.js';
 import { fitPowerLaw, halton, performanceRatios, profileArea, profileAt, summarize } from '../src/stats.js';
@@ -206,6 +207,25 @@ describe('report', () => {
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).not.toMatch(/NaN|undefined|Infinity/);
     }
+  });
+
+  it('lists what CI must not let pass silently', () => {
+    expect(ciProblems(results)).toEqual([]);
+    const broken: BenchResults = {
+      ...results,
+      unavailable: { 'descent-webgpu-node': 'no WebGPU adapter' },
+      browser: { impls: [], kernels: [], error: 'no Chromium at /usr/bin/chromium' },
+    };
+    expect(ciProblems(broken)).toEqual([
+      'descent-webgpu-node could not start: no WebGPU adapter',
+      'browser run: no Chromium at /usr/bin/chromium',
+    ]);
+  });
+
+  it('leads with the wasm headline table', () => {
+    const md = buildReport(results).markdown;
+    expect(md).toContain('## Headline: the wasm table');
+    expect(headlineTable(results)).toMatch(/\| 128³ \| 1\.0 GF\/s \| — \| 1\.0 GF\/s .*\*\*2\.00×\*\*/);
   });
 
   it('picks round ticks and escapes labels', () => {
