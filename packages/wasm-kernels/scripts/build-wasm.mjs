@@ -4,7 +4,9 @@
 //
 //   node scripts/build-wasm.mjs            build what is out of date (both variants in parallel)
 //   node scripts/build-wasm.mjs --force    rebuild
-//   node scripts/build-wasm.mjs --shared   also build shared-memory variants (threads; not embedded yet)
+//   node scripts/build-wasm.mjs --shared   also build asc's shared-memory variants: a check that the sources
+//                                          compile for threads. Not embedded: the threaded module is the plain
+//                                          build with its memory import rewritten (src/threads/shared-binary.ts)
 //
 // Variants (ONE source: assembly/common.ts branches on the compile-time ASC_FEATURE_RELAXED_SIMD):
 //   simd     --enable simd                 (every engine with wasm SIMD: Node ≥ 16.4, Chromium, Firefox, Safari 16.4)
@@ -36,7 +38,7 @@ const COMMON = [
 const VARIANTS = {
   simd: ['--enable', 'simd'],
   relaxed: ['--enable', 'simd,relaxed-simd'],
-  // Threads (not used yet): shared memory needs a maximum; the host must pass a shared Memory.
+  // Compile check only (see --shared above): shared memory needs a maximum; the host passes a shared Memory.
   'simd-shared': ['--enable', 'simd,threads', '--sharedMemory', '--maximumMemory', '65536'],
   'relaxed-shared': ['--enable', 'simd,relaxed-simd,threads', '--sharedMemory', '--maximumMemory', '65536'],
 };
