@@ -409,12 +409,16 @@ export class KernelModule {
   }
 
   /**
-   * Stops the worker pool (if any) and frees its control block; the module stays usable, single-threaded.
+   * Stops the worker pool (if any), frees its control block and the per-thread workspaces; the module stays
+   * usable, single-threaded.
    * Workers never keep a Node process alive, so this is only needed to release them early.
    */
   dispose(): void {
     this.pool?.dispose();
     this.pool = undefined;
+    if (this.tws) this.allocator.free(this.tws);
+    this.tws = 0;
+    this.twsStride = 0;
   }
 
   // ---- threads -----------------------------------------------------------------------------------------

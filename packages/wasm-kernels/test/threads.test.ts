@@ -521,14 +521,22 @@ describe(`threads (${VARIANT})`, () => {
   it('dispose() stops the workers; the module keeps working single-threaded', async () => {
     const km = await KernelModule.create({ variant: VARIANT, threads: 2 });
     const inUse = km.memoryStats().bytesInUse;
+    const n0 = 256;
+    const m0 = km.allocF32(n0 * n0);
+    const c0 = km.allocF32(n0 * n0);
+    km.matmul(m0, m0, c0, n0, n0, n0); // split: allocates the per-thread workspaces
+    km.free(m0);
+    km.free(c0);
+    expect(km.memoryStats().bytesInUse).toBeGreaterThan(inUse);
     km.dispose();
+    const jobs = km.parallelJobs;
     expect(km.threads).toBe(1);
-    expect(km.memoryStats().bytesInUse).toBeLessThan(inUse); // the control block was freed
+    expect(km.memoryStats().bytesInUse).toBeLessThan(inUse); // control block and thread workspaces freed
     const n = 200;
     const a = km.allocF32(n * n, randomF32(n * n, 71));
     const c = km.allocF32(n * n);
     km.matmul(a, a, c, n, n, n);
-    expect(km.parallelJobs).toBe(0);
+    expect(km.parallelJobs).toBe(jobs); // ran on the caller
     expect(Number.isFinite(km.readF32(c, 1)[0]!)).toBe(true);
   });
 });
