@@ -93,10 +93,10 @@ async function availableBackends(page) {
 }
 
 /**
- * Trains spirals for `steps` steps on `backend` from the Train page and returns the first and final
- * displayed losses and the step counts seen while it ran.
+ * Presses Start on the Train page and waits until `steps` steps are done; returns the first and
+ * final displayed losses and the step counts seen while it ran.
  */
-async function trainSpirals(page, steps) {
+async function trainFor(page, steps) {
   await page.click('#start');
   const seen = new Set();
   const deadline = Date.now() + 120_000;
@@ -157,7 +157,7 @@ describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : f
         `train?backend=${backend}&steps=${steps}&optimizer=${plan.optimizer}&lr=${plan.lr}&logEvery=10`,
       );
       await page.waitForSelector('#train-controls[data-ready="true"]');
-      const { first, last, seen } = await trainSpirals(page, steps);
+      const { first, last, seen } = await trainFor(page, steps);
       assert.ok(Number.isFinite(first) && Number.isFinite(last), `${backend}: losses ${first} → ${last}`);
       assert.ok(
         last < plan.fall * first,
@@ -166,11 +166,30 @@ describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : f
       assert.ok(seen.size >= 3, `${backend}: the page saw only steps ${[...seen]} while training`);
       const shown = await page.textContent('#train-status');
       assert.match(shown, new RegExp(`backend ${backend}`));
-      if (backend === backends[0]) await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
+      if (backend === (backends.includes('wasm') ? 'wasm' : backends[0]))
+        await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
       assert.deepEqual(errs, [], `console errors while training on ${backend}`);
       await ctx.close();
     }
     assert.deepEqual(errors, []);
+  });
+
+  test('MNIST: the prediction grid fills in and accuracy rises (wasm)', async () => {
+    const { page, errors, context } = await open(
+      'train?task=mnist&backend=wasm&steps=50&optimizer=adam&lr=0.003',
+    );
+    await page.waitForSelector('#train-controls[data-ready="true"]');
+    await trainFor(page, 50);
+    const shown = await page.$$eval('#digits .digit', (ds) => ds.map((d) => d.textContent ?? ''));
+    assert.equal(shown.length, 32);
+    assert.ok(
+      shown.every((t) => /^pred \d \(\d\)$/.test(t)),
+      `grid: ${shown.slice(0, 4)}`,
+    );
+    const valAcc = await num(page, '#stat-val-acc');
+    assert.ok(valAcc > 0.6, `validation accuracy after 50 steps: ${valAcc}`);
+    assert.deepEqual(errors, []);
+    await context.close();
   });
 
   test('playground draws the trajectories of three optimizers, each going downhill', async () => {
@@ -200,7 +219,7 @@ describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : f
   test('a checkpoint round-trips through a safetensors file and IndexedDB', async () => {
     const { page, errors, context } = await open('train?backend=wasm&steps=120&lr=0.5&logEvery=10');
     await page.waitForSelector('#train-controls[data-ready="true"]');
-    await trainSpirals(page, 120);
+    await trainFor(page, 120);
     const trained = await num(page, '#stat-loss');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-file')]);
     const file = join(SHOTS, '..', await download.suggestedFilename());

@@ -31,6 +31,16 @@ function tickLabel(v: number | null): string {
   return String(Number(v.toPrecision(3)));
 }
 
+/** Keeps the powers of ten of a log axis's splits, every k-th one when there are more than 6. */
+function thinDecades(splits: number[]): (number | null)[] {
+  const decades = splits.filter((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  const k = Math.ceil(decades.length / 6);
+  return splits.map((v) => {
+    const i = decades.indexOf(v);
+    return i >= 0 && i % k === 0 ? v : null;
+  });
+}
+
 const chartWidth = (el: HTMLElement) => Math.max(260, Math.floor(el.clientWidth || 420));
 
 /**
@@ -72,7 +82,12 @@ export class LineChart {
         scales: { x: { time: false }, y: this.log ? { distr: 3 } : {} },
         axes: [
           { label: o.xLabel ?? 'step' },
-          { size: 60, values: (_u, ticks) => ticks.map((v) => tickLabel(v)) },
+          {
+            size: 60,
+            values: (_u, ticks) => ticks.map((v) => tickLabel(v)),
+            // a log axis spanning many decades: label at most ~6 of them
+            filter: this.log ? (_u, splits) => thinDecades(splits) : undefined,
+          },
         ],
         series: [
           { label: o.xLabel ?? 'step' },

@@ -240,7 +240,7 @@ export function mountPlayground(root: HTMLElement): () => void {
       title: 'loss per step',
       series: results.map(({ o }) => ({ label: o.label, color: color(o) })),
       log: fn.nonNegative && logToggle.checked,
-      width: 560,
+      width: Math.max(360, lossBox.clientWidth - 12),
       height: 260,
     });
     const steps = Array.from({ length: state.steps + 1 }, (_, k) => k);

@@ -388,15 +388,19 @@ export function mountTrain(root: HTMLElement): () => void {
     };
     const start = () =>
       guard('start', async () => {
-        if (!t.ready || JSON.stringify(t.ready.config) !== JSON.stringify(f))
-          await t.init(structuredClone(f));
+        if (!t.ready || JSON.stringify(t.ready.config) !== JSON.stringify(f)) await init();
         markDirty();
         const until = t.step >= f.steps ? t.step + f.steps : f.steps;
         await t.run(until);
       });
+    /** Builds data, model and optimizer in the worker (MNIST loads its 10 MB of digits first). */
+    const init = async () => {
+      statusEl.textContent = `preparing ${TASKS.find((x) => x.id === f.task)?.label} on ${f.backend}…`;
+      await t.init(structuredClone(f));
+    };
     const reset = () =>
       guard('reset', async () => {
-        await t.init(structuredClone(f));
+        await init();
         markDirty();
       });
     const saveFile = () =>
