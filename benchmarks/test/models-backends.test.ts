@@ -9,9 +9,6 @@
  *
  * Shapes are tiny: WebGPU runs on lavapipe (a CPU) here and the machine has 2 shared cores.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import {
   crossEntropy,
   dispose,
@@ -60,16 +57,12 @@ import {
 import { SGD } from '@descent/optim';
 import { createWasmBackend } from '@descent/wasm-kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webgpuEnv } from '../src/node-impls.js';
 
-// WebGPU in Node without a GPU: Mesa lavapipe, as packages/gpu-kernels/test/setup-env.ts sets up
-// (before the `webgpu` package loads, hence the dynamic import below).
-const lavapipe = resolve(import.meta.dirname, '../../.cache/lavapipe/lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && existsSync(lavapipe)) process.env.VK_ICD_FILENAMES = lavapipe;
-if (!process.env.XDG_RUNTIME_DIR) {
-  const dir = join(tmpdir(), `descent-xdg-${process.getuid?.() ?? 'user'}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  process.env.XDG_RUNTIME_DIR = dir;
-}
+// WebGPU in Node without a GPU: Mesa lavapipe, pointed at by the benchmarks' own helper (the env
+// vars of packages/gpu-kernels/test/setup-env.ts), before the `webgpu` package loads — hence the
+// dynamic import below.
+webgpuEnv();
 const gpu = await import('@descent/gpu-kernels');
 /** Whether a WebGPU device can be acquired here (a missing one fails under CI=true, never skips silently). */
 const webgpu = await gpu.acquireDevice().then(
