@@ -19,6 +19,7 @@ import {
   normalValues,
   reshape,
   setBackend,
+  setSeed,
   sum,
   type Tensor,
   tensor,
@@ -34,14 +35,17 @@ import {
   Checkpointed,
   CifarResNet,
   Conv2d,
+  Dropout,
   Embedding,
   FFN,
   Flatten,
   GATES,
   GatedFFN,
   type GatedVariant,
+  GELU,
   GlobalAvgPool,
   GPT,
+  JumpReLU,
   LayerNorm,
   Linear,
   loadCheckpoint,
@@ -51,6 +55,9 @@ import {
   ReLU,
   RMSNorm,
   Sequential,
+  Sigmoid,
+  Softplus,
+  Swish,
   saveCheckpoint,
   TransformerBlock,
 } from '@descent/models';
@@ -181,6 +188,9 @@ const attnFwd = dot(8) + dot(4) + softmaxDepth(5) + dot(5) + dot(8);
 const blockFwd = norm(8) + attnFwd + 1 + norm(8) + dot(8) + ELEM + 1 + dot(22) + 1;
 // GPT: embeddings + position, two blocks, final RMSNorm, head 8 → 11.
 const gptFwd = 1 + 2 * blockFwd + norm(8) + dot(8);
+// Linear 6 → 12, then four more Linear 12 → 12 each after an activation (GELU, dropout, softplus,
+// swish β = 1.5, sigmoid, tanh-GELU), a learnable JumpReLU and the Linear 12 → 4 head; batch 8.
+const actFwd = dot(6) + 5 * (ELEM + dot(12)) + 2;
 /** Backward: the forward chain (recomputed values feed it), the transposed chain, the R-row sum. */
 const bwd = (fwd: number, rows: number): Depth => ({ fwd, bwd: 2 * fwd + rows });
 
@@ -204,6 +214,28 @@ const FAMILIES: Family[] = [
       ),
     input: tokens([4, 5], 12, 12),
     depth: bwd(embFwd, 20),
+  },
+  {
+    name: 'activation modules + Dropout + JumpReLU (learnable threshold)',
+    build: () =>
+      new Sequential(
+        new Linear(6, 12, { seed: 50 }),
+        new GELU(),
+        new Dropout(0.25),
+        new Linear(12, 12, { seed: 51 }),
+        new Softplus(),
+        new Linear(12, 12, { seed: 52 }),
+        new Swish(1.5),
+        new Linear(12, 12, { seed: 53 }),
+        new Sigmoid(),
+        new Linear(12, 12, { seed: 54 }),
+        new GELU('tanh'),
+        // A wide pseudo-derivative band, so the threshold's (straight-through) gradient is not 0.
+        new JumpReLU(0.1, { learnable: true, features: 12, bandwidth: 0.5 }),
+        new Linear(12, 4, { seed: 55 }),
+      ),
+    input: f32Input([8, 6], 56),
+    depth: bwd(actFwd, 8),
   },
   ...GATED.map(
     (gate): Family => ({
@@ -333,6 +365,8 @@ interface Run {
 /** Forward on `x`, then backward of Σ y ⊙ G for a fixed cotangent G (seeded, the same everywhere). */
 async function forwardBackward(model: Module, x: Tensor): Promise<Run> {
   const params = model.namedParameters();
+  // Dropout draws its masks on the host from the global stream: the same masks on every backend.
+  setSeed(7);
   const y = tidy(() => {
     const y = model.forward(x);
     const g = tensor(normalValues(y.size, 0, 1, 99, 0), y.shape, { backend: x.backend });
@@ -351,9 +385,18 @@ async function forwardBackward(model: Module, x: Tensor): Promise<Run> {
   return run;
 }
 
+/** The output in eval mode (no gradients, running statistics); the model is left in eval mode. */
+async function evalForward(model: Module, x: Tensor): Promise<number[]> {
+  model.eval();
+  const y = tidy(() => noGrad(() => model.forward(x)));
+  const out = await host(y);
+  y.dispose();
+  return out;
+}
+
 /**
  * Largest err/tol over the elements, tol_i = C·depth·u·(|r_i| + max|r|); throws with the first
- * element outside the bound. Also returns the tensor's scale, so callers can check it is not zero.
+ * element outside the bound.
  */
 function compare(what: string, got: number[], want: number[], depth: number): number {
   expect(got.length).toBe(want.length);
@@ -402,6 +445,8 @@ describe('@descent/models on the kernel backends against js64', () => {
           );
       const x = family.input(REF);
       const want = await forwardBackward(ref, x);
+      // With running statistics (batch norm), eval mode normalizes with them: check that path too.
+      const wantEval = want.buffers.size > 0 ? await evalForward(ref, x) : null;
       x.dispose();
       // The comparison must be of something: a nonzero output and gradient for every parameter.
       expect(Math.max(...want.out.map(Math.abs))).toBeGreaterThan(0);
@@ -411,6 +456,7 @@ describe('@descent/models on the kernel backends against js64', () => {
         const model = models[k];
         const xb = family.input(backend);
         const got = await forwardBackward(model, xb);
+        const gotEval = wantEval ? await evalForward(model, xb) : null;
         xb.dispose();
         const at = `${family.name} on ${backend}`;
         let worst = compare(`${at}: output`, got.out, want.out, family.depth.fwd);
@@ -420,6 +466,12 @@ describe('@descent/models on the kernel backends against js64', () => {
           worst = Math.max(
             worst,
             compare(`${at}: buffer ${name}`, got.buffers.get(name)!, b, family.depth.fwd),
+          );
+        // Eval mode reads the running statistics, which carry one forward pass's error already.
+        if (wantEval && gotEval)
+          worst = Math.max(
+            worst,
+            compare(`${at}: eval-mode output`, gotEval, wantEval, 2 * family.depth.fwd),
           );
         worstRatio.set(`${family.name}/${backend}`, worst);
         model.dispose();
