@@ -100,7 +100,9 @@ const REF = 'js64';
  * constant core's conformance bounds use. Gradients walk the chain back (the forward chain again,
  * then the transposed reductions, then the reduction over the batch rows that forms a parameter's
  * gradient), so their depth D_b is written out per model the same way, and each parameter tensor is
- * measured against its own scale max|∂r|.
+ * measured against its own scale max|∂r|. First order means away from kinks: ReLU, max-pool and
+ * JumpReLU switch where an input is within rounding of a threshold; with these seeded random inputs
+ * none is (a flipped one would show as an O(1) gradient difference, not pass silently).
  */
 const C = 4;
 /** A Linear/matmul/conv output: a dot product of `k` terms plus the bias add. */
@@ -121,7 +123,7 @@ interface Depth {
 
 interface Family {
   name: string;
-  /** Builds the model on the current backend (construction is seeded, so two builds are equal). */
+  /** Builds the model on the current backend (a copy's own initial values are overwritten by loadStateDict). */
   build: () => Module;
   /** The input, on `backend` (the same values on every backend). */
   input: (backend: string) => Tensor;
@@ -155,7 +157,7 @@ const tokens = (shape: number[], vocab: number, seed: number) => (backend: strin
 
 /*
  * Depths, written from each model's longest path (K = in features of a dot product, n = normalised
- * width, R = the rows summed into a weight gradient: batch × positions).
+ * width, R = the rows summed into a weight gradient: batch × input positions, an upper bound).
  */
 // MLP [6, 16, 16, 4], tanh, batch 8: three dots and two tanh; backward adds the transposed dots
 // (lengths 16, 16, 4) and the 8-row weight-gradient sum.
@@ -164,9 +166,9 @@ const mlpFwd = dot(6) + ELEM + dot(16) + ELEM + dot(16);
 const embFwd = norm(16) + dot(16) + norm(16);
 // Gated FFN d 8 → hidden 12 → 8, rows 6: gate and up dots, the gate, the product, the down dot.
 const ffnFwd = dot(8) + ELEM + 1 + dot(12);
-// CNN on [2, 8, 8, 3]: conv 3×3×3 → BN over 2·8·8 → ReLU → maxpool → conv 3×3×6 → ReLU → avgpool 2×2
-// → global average over 3×3 → Linear 8 → 3.
-const cnnFwd = dot(27) + norm(128) + dot(54) + 4 + 9 + dot(8);
+// CNN on [2, 8, 8, 3]: conv 3×3×3 → BN over 2·8·8 → ReLU → maxpool to 4×4 → conv 3×3×6 (valid, 2×2)
+// → ReLU → avgpool 2×2 (1×1) → global average (1 term) → Linear 8 → 3.
+const cnnFwd = dot(27) + norm(128) + dot(54) + 4 + 1 + dot(8);
 // BasicBlock(4 → 8, stride 2) on [2, 6, 6, 4]: conv 36 → BN over 18 → conv 72 → BN → add.
 const basicFwd = dot(36) + norm(18) + dot(72) + norm(18) + 1;
 // Bottleneck(4, width 4 → 16, stride 2) on [2, 6, 6, 4]: 1×1 conv 4 → BN 72 → 3×3 conv 36 → BN 18
@@ -182,12 +184,12 @@ const resnetFwd =
   (dot(36) + norm(8) + dot(72) + norm(8) + 1) +
   4 +
   dot(8);
-// Attention d 8, 2 heads of 4, T 5: q/k/v dots (8), scores (4), softmax (5), ·V (5), proj (8).
-const attnFwd = dot(8) + dot(4) + softmaxDepth(5) + dot(5) + dot(8);
+// Attention d 8, 2 heads of 4, T positions: q/k/v dots (8), scores (4), softmax (T), ·V (T), proj (8).
+const attnFwd = (t: number) => dot(8) + dot(4) + softmaxDepth(t) + dot(t) + dot(8);
 // Pre-norm block: RMSNorm, attention, residual, RMSNorm, SwiGLU FFN (8 → 22 → 8), residual.
-const blockFwd = norm(8) + attnFwd + 1 + norm(8) + dot(8) + ELEM + 1 + dot(22) + 1;
-// GPT: embeddings + position, two blocks, final RMSNorm, head 8 → 11.
-const gptFwd = 1 + 2 * blockFwd + norm(8) + dot(8);
+const blockFwd = (t: number) => norm(8) + attnFwd(t) + 1 + norm(8) + dot(8) + ELEM + 1 + dot(22) + 1;
+// GPT on 6 positions: embeddings + position, two blocks, final RMSNorm, head 8 → 11.
+const gptFwd = 1 + 2 * blockFwd(6) + norm(8) + dot(8);
 // Linear 6 → 12, then four more Linear 12 → 12 each after an activation (GELU, dropout, softplus,
 // swish β = 1.5, sigmoid, tanh-GELU), a learnable JumpReLU and the Linear 12 → 4 head; batch 8.
 const actFwd = dot(6) + 5 * (ELEM + dot(12)) + 2;
@@ -292,19 +294,19 @@ const FAMILIES: Family[] = [
     name: 'CausalSelfAttention',
     build: () => new CausalSelfAttention(8, 2, { seed: 9 }),
     input: f32Input([2, 5, 8], 18),
-    depth: bwd(attnFwd, 10),
+    depth: bwd(attnFwd(5), 10),
   },
   {
     name: 'TransformerBlock (pre-norm, RMSNorm, SwiGLU)',
     build: () => new TransformerBlock(8, 2, { seed: 10 }),
     input: f32Input([2, 5, 8], 19),
-    depth: bwd(blockFwd, 10),
+    depth: bwd(blockFwd(5), 10),
   },
   {
     name: 'Checkpointed(TransformerBlock)',
     build: () => new Checkpointed(new TransformerBlock(8, 2, { seed: 10 })),
     input: f32Input([2, 5, 8], 19),
-    depth: bwd(blockFwd, 10),
+    depth: bwd(blockFwd(5), 10),
   },
   {
     name: 'GPT (2 layers, checkpointed blocks)',
