@@ -13,12 +13,12 @@ export default defineConfig({
   base: './',
   server: { headers: isolationHeaders },
   preview: { headers: isolationHeaders },
-  worker: { format: 'es' },
+  worker: { format: 'es', rolldownOptions: { checks: { bundlerTimings: false } } },
   build: {
     target: 'es2022',
     // The MNIST task's lazily loaded chunk is the `mnist` package's 10,000 digits as JSON (~20 MB).
     chunkSizeWarningLimit: 24 * 1024,
-    // Rolldown's per-plugin timing report is noise in every build log.
-    rolldownOptions: { checks: { pluginTimings: false } },
+    // Rolldown's per-plugin timing report is noise in every build log (page and worker bundles).
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
 });

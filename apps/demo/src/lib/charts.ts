@@ -12,7 +12,7 @@ export const PALETTE = [
   '#db2777',
   '#4b5563',
   '#65a30d',
-  '#7c3aed',
+  '#78350f',
   '#0d9488',
 ];
 
@@ -21,6 +21,9 @@ export interface LineSeries {
   color?: string;
   dash?: number[];
 }
+
+/** Smallest value a log-scale chart shows. */
+const LOG_FLOOR = 1e-20;
 
 /** Axis tick text: short, exponent form for very small or large values (log axes reach 1e-6). */
 function tickLabel(v: number | null): string {
@@ -108,8 +111,11 @@ export class LineChart {
   }
 
   private data(): uPlot.AlignedData {
-    // Log scale cannot show values ≤ 0: they become gaps.
-    const ys = this.log ? this.ys.map((s) => s.map((v) => (v !== null && v > 0 ? v : null))) : this.ys;
+    // A log scale cannot show values ≤ 0, and uPlot's log axis fails on ranges reaching far below
+    // 1e-20 (its tick generator runs out of decimal places): those values become gaps.
+    const ys = this.log
+      ? this.ys.map((s) => s.map((v) => (v !== null && v >= LOG_FLOOR ? v : null)))
+      : this.ys;
     return [this.xs, ...ys] as uPlot.AlignedData;
   }
 

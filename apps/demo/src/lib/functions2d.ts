@@ -15,6 +15,8 @@ export interface Function2D {
   lrGrad: number;
   /** Default step size for methods whose step length is ~lr (normalized GD, Adam family, Lion). */
   lrStep: number;
+  /** Default number of steps shown. */
+  steps: number;
   /** The function is ≥ 0 everywhere (log-scale loss curves make sense). */
   nonNegative: boolean;
   minimum?: [number, number];
@@ -47,6 +49,7 @@ export function quadratic(kappa: number): Function2D {
     start: [-2.6, 1.2],
     lrGrad: 1.8 / kappa,
     lrStep: 0.1,
+    steps: 150,
     nonNegative: true,
     minimum: [0, 0],
   };
@@ -64,7 +67,8 @@ export const FUNCTIONS: Record<string, (kappa: number) => Function2D> = {
     y: [-1, 3],
     start: [-1.5, 2.5],
     lrGrad: 5e-4,
-    lrStep: 0.02,
+    lrStep: 0.05,
+    steps: 1000,
     nonNegative: true,
     minimum: [1, 1],
   }),
@@ -87,6 +91,7 @@ export const FUNCTIONS: Record<string, (kappa: number) => Function2D> = {
       start: [1, 1.4],
       lrGrad: 2e-3,
       lrStep: 0.05,
+      steps: 400,
       nonNegative: true,
       minimum: [3, 0.5],
     };
@@ -102,6 +107,7 @@ export const FUNCTIONS: Record<string, (kappa: number) => Function2D> = {
     start: [2.9, 2.3],
     lrGrad: 0.03,
     lrStep: 0.05,
+    steps: 150,
     nonNegative: false,
   }),
 };

@@ -138,7 +138,7 @@ export function mountPlayground(root: HTMLElement): () => void {
   const state = {
     fn: q.get('fn') ?? 'quadratic',
     kappa: Number(q.get('kappa') ?? 20),
-    steps: Number(q.get('steps') ?? 150),
+    steps: Number(q.get('steps') ?? FUNCTIONS[q.get('fn') ?? 'quadratic'](20).steps),
     start: null as [number, number] | null,
     lrs: new Map<string, number>(),
   };
@@ -165,7 +165,7 @@ export function mountPlayground(root: HTMLElement): () => void {
           { class: 'note' },
           'Click the contour plot to move the starting point. Each optimizer steps a 2-element @descent/core tensor.',
         ),
-        h('div', { class: 'row' }, plotBox, h('div', { style: 'flex: 1; min-width: 380px' }, lossBox, table)),
+        h('div', { class: 'row' }, plotBox, h('div', { style: 'width: 460px' }, lossBox, table)),
       ),
     ),
   );
@@ -240,7 +240,7 @@ export function mountPlayground(root: HTMLElement): () => void {
       title: 'loss per step',
       series: results.map(({ o }) => ({ label: o.label, color: color(o) })),
       log: fn.nonNegative && logToggle.checked,
-      width: Math.max(360, lossBox.clientWidth - 12),
+      width: 440,
       height: 260,
     });
     const steps = Array.from({ length: state.steps + 1 }, (_, k) => k);
@@ -293,6 +293,7 @@ export function mountPlayground(root: HTMLElement): () => void {
           state.fn = fnSel.value;
           state.start = null;
           fn = FUNCTIONS[state.fn](state.kappa);
+          state.steps = fn.steps;
           buildField();
           buildControls();
           schedule();
