@@ -99,7 +99,7 @@ async function availableBackends(page) {
 async function trainFor(page, steps) {
   await page.click('#start');
   const seen = new Set();
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000; // software WebGPU on a busy 2-core machine: ~3 s a step
   // Poll the page while the worker trains: each answer is a round trip through the main thread,
   // so distinct step counts prove the page kept rendering updates during training.
   for (;;) {
@@ -112,7 +112,7 @@ async function trainFor(page, steps) {
     seen.add(s.step);
     if (s.step >= steps && s.running === 'false') break;
     if (Date.now() > deadline) throw new Error(`training did not reach step ${steps} (at ${s.step})`);
-    await page.waitForTimeout(100);
+    await page.waitForTimeout(25);
   }
   const first = Number(await page.getAttribute('#stats', 'data-first-loss'));
   const last = await num(page, '#stat-loss');
@@ -163,7 +163,11 @@ describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : f
         last < plan.fall * first,
         `${backend}: loss should fall below ${plan.fall}× in ${steps} steps: ${first} → ${last}`,
       );
-      assert.ok(seen.size >= 3, `${backend}: the page saw only steps ${[...seen]} while training`);
+      const between = [...seen].filter((k) => k > 0 && k < steps);
+      assert.ok(
+        between.length >= 1 && seen.size >= 3,
+        `${backend}: the page saw only steps ${[...seen]} while training`,
+      );
       const shown = await page.textContent('#train-status');
       assert.match(shown, new RegExp(`backend ${backend}`));
       if (backend === (backends.includes('wasm') ? 'wasm' : backends[0]))
