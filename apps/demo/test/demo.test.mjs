@@ -99,6 +99,7 @@ async function availableBackends(page) {
 async function trainFor(page, steps) {
   await page.click('#start');
   const seen = new Set();
+  const liveBytes = new Set();
   const deadline = Date.now() + 300_000; // software WebGPU on a busy 2-core machine: ~3 s a step
   // Poll the page while the worker trains: each answer is a round trip through the main thread,
   // so distinct step counts prove the page kept rendering updates during training.
@@ -107,16 +108,19 @@ async function trainFor(page, steps) {
       step: Number(document.querySelector('#stat-step')?.getAttribute('data-value')),
       running: document.querySelector('#train-status')?.getAttribute('data-running'),
       error: document.querySelector('#train-error')?.textContent,
+      bytes: Number(document.querySelector('#stat-mem')?.getAttribute('data-value')),
     }));
     if (s.error) throw new Error(`training failed: ${s.error}`);
     seen.add(s.step);
+    // live tensor bytes once the optimizer has made its state (after the first logged step)
+    if (s.step >= 10) liveBytes.add(s.bytes);
     if (s.step >= steps && s.running === 'false') break;
     if (Date.now() > deadline) throw new Error(`training did not reach step ${steps} (at ${s.step})`);
     await page.waitForTimeout(25);
   }
   const first = Number(await page.getAttribute('#stats', 'data-first-loss'));
   const last = await num(page, '#stat-loss');
-  return { first, last, seen };
+  return { first, last, seen, liveBytes };
 }
 
 describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : false }, () => {
@@ -157,11 +161,16 @@ describe('demo in headless Chromium', { skip: !CI && skipReason ? skipReason : f
         `train?backend=${backend}&steps=${steps}&optimizer=${plan.optimizer}&lr=${plan.lr}&logEvery=10`,
       );
       await page.waitForSelector('#train-controls[data-ready="true"]');
-      const { first, last, seen } = await trainFor(page, steps);
+      const { first, last, seen, liveBytes } = await trainFor(page, steps);
       assert.ok(Number.isFinite(first) && Number.isFinite(last), `${backend}: losses ${first} → ${last}`);
       assert.ok(
         last < plan.fall * first,
         `${backend}: loss should fall below ${plan.fall}× in ${steps} steps: ${first} → ${last}`,
+      );
+      assert.equal(
+        liveBytes.size,
+        1,
+        `${backend}: live tensor bytes changed during training: ${[...liveBytes]}`,
       );
       const between = [...seen].filter((k) => k > 0 && k < steps);
       assert.ok(
