@@ -33,6 +33,11 @@ export interface BackendMemory {
  */
 export interface Backend {
   readonly name: string;
+  /**
+   * The element types this backend stores; absent means `['f32', 'i32']`. Core refuses, with a
+   * DescentError naming the op and backend, to make a tensor of any other dtype on it.
+   */
+  readonly dtypes?: readonly DType[];
   /** Allocates storage for `size` elements of `dtype`; fills it with `values` when given. */
   allocate(size: number, dtype: DType, values?: ArrayLike<number>): DataId;
   /** Reads a tensor's elements back to the host. */

@@ -1,5 +1,5 @@
 import type { Backend, BackendFactory, BackendMemory, DataId, TensorInfo } from './backend.js';
-import type { DType } from './dtype.js';
+import { bytesPerElement, DEFAULT_BACKEND_DTYPES, type DType } from './dtype.js';
 import { DescentError, fmtShape } from './errors.js';
 import { sizeOf } from './shape.js';
 import { Storage, Tensor } from './tensor.js';
@@ -176,12 +176,22 @@ class Engine {
     return t;
   }
 
-  /** Allocates storage on `backend` (optionally filled) and returns a tracked tensor. */
-  makeTensor(backend: Backend, shape: readonly number[], dtype: DType, values?: ArrayLike<number>): Tensor {
+  /**
+   * Allocates storage on `backend` (optionally filled) and returns a tracked tensor. `op` names the
+   * operation in the error thrown when the backend does not store `dtype`.
+   */
+  makeTensor(
+    backend: Backend,
+    shape: readonly number[],
+    dtype: DType,
+    values?: ArrayLike<number>,
+    op = 'tensor',
+  ): Tensor {
+    checkBackendDType(op, backend, dtype, shape);
     const size = sizeOf(shape);
     const data = backend.allocate(size, dtype, values);
     const storage = new Storage(backend, data, dtype, size);
-    this.stats(backend.name).bytes += size * 4;
+    this.stats(backend.name).bytes += size * bytesPerElement(dtype);
     return this.adoptStorage(storage, shape);
   }
 
@@ -260,8 +270,11 @@ class Engine {
   private unrefStorage(storage: Storage): void {
     if (--storage.refs > 0) return;
     // A sub-view owns no memory: it releases its hold on the storage it is a window of.
-    if (storage.parent) return this.unrefStorage(storage.parent);
-    this.stats(storage.backend.name).bytes -= storage.size * 4;
+    if (storage.parent) {
+      this.unrefStorage(storage.parent);
+      return;
+    }
+    this.stats(storage.backend.name).bytes -= storage.size * bytesPerElement(storage.dtype);
     storage.backend.free(storage.data as DataId);
   }
 
@@ -371,6 +384,22 @@ class Engine {
       throw err;
     }
   }
+}
+
+/** Throws unless `backend` stores `dtype` (see `Backend.dtypes`). */
+export function checkBackendDType(
+  op: string,
+  backend: Backend,
+  dtype: DType,
+  shape: readonly number[],
+): void {
+  const dtypes = backend.dtypes ?? DEFAULT_BACKEND_DTYPES;
+  if (!dtypes.includes(dtype))
+    throw new DescentError(
+      op,
+      `backend '${backend.name}' has no ${dtype} tensors (it stores ${dtypes.join(', ')}); ` +
+        `cannot make a ${dtype} tensor of shape ${fmtShape(shape)} there`,
+    );
 }
 
 function collectTensors(x: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {

@@ -19,9 +19,10 @@ export { type CustomFunction, checkpoint, customFunction } from './autograd/cust
 export type { Backend, BackendFactory, BackendMemory, DataId, TensorInfo } from './backend.js';
 export { JsBackend, type JsBackendOptions, referenceKernels } from './backends/js/index.js';
 export type { DataArray, DType } from './dtype.js';
+export { bytesPerElement, DTYPES, F16_MAX, f16Bits, f16FromBits, roundToF16 } from './dtype.js';
 export { engine, type MemoryInfo } from './engine.js';
 export { DescentError } from './errors.js';
-export { defineOp, type GradContext, type OpDef, type OutputSpec, opRegistry, runOp } from './op.js';
+export { defineOp, f16Ops, type GradContext, type OpDef, type OutputSpec, opRegistry, runOp } from './op.js';
 export * from './ops/conv.js';
 export * from './ops/creation.js';
 export * from './ops/elementwise.js';

@@ -41,6 +41,11 @@ export interface OpDef<A = any> {
    * the same storage handle as input and as output.
    */
   inPlace?(inputs: readonly Tensor[], attrs: A): readonly number[];
+  /**
+   * True when the op's kernels take f16 tensors (computing in f32, rounding stored results to f16).
+   * Every other op given, or asked to make, an f16 tensor throws (see `f16Ops()`).
+   */
+  readonly f16?: boolean;
 }
 
 const registry = new Map<string, OpDef>();
@@ -50,6 +55,11 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
   if (registry.has(def.name)) throw new DescentError('defineOp', `op '${def.name}' is defined twice`);
   registry.set(def.name, def as OpDef);
   return def;
+}
+
+/** The names of the ops that take f16 tensors (`OpDef.f16`): what a backend storing f16 implements for it. */
+export function f16Ops(): string[] {
+  return [...registry.values()].filter((d) => d.f16).map((d) => d.name);
 }
 
 /** Every op with a kernel, by name. */
@@ -76,6 +86,7 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   checkInputs(def.name, inputs);
   const backend = inputs.length > 0 ? inputs[0].storage.backend : engine.backend();
   const specs = def.infer(inputs, attrs);
+  checkF16(def, inputs, specs);
   if (!backend.hasKernel(def.name)) {
     throw new DescentError(def.name, `backend '${backend.name}' has no kernel for op '${def.name}'`);
   }
@@ -88,7 +99,7 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
       outputs.push(
         alias !== undefined && alias >= 0
           ? engine.makeView(inputs[alias], s.shape)
-          : engine.makeTensor(backend, s.shape, s.dtype),
+          : engine.makeTensor(backend, s.shape, s.dtype, undefined, def.name),
       );
     });
     engine.runKernel(backend, def.name, inputs, outputs, kernelAttrs);
@@ -98,6 +109,31 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   }
   record(def, inputs, outputs, attrs);
   return outputs;
+}
+
+/**
+ * f16 runs only through ops declaring it, and outside autograd: an f16 tensor never requires grad,
+ * so an op turning a grad-requiring f32 tensor into f16 (a cast) would silently cut the graph — an
+ * error instead, unless under `noGrad`.
+ */
+function checkF16<A>(def: OpDef<A>, inputs: readonly Tensor[], specs: readonly OutputSpec[]): void {
+  const f16 = [...inputs, ...specs].some((t) => t.dtype === 'f16');
+  if (!f16) return;
+  if (!def.f16) {
+    const desc = inputs.map((t) => `${fmtShape(t.shape)} ${t.dtype}`).join(', ');
+    throw new DescentError(
+      def.name,
+      `op '${def.name}' does not take f16 tensors (inputs: ${desc || 'none'}); the f16 ops are ` +
+        `${f16Ops().join(', ')} — cast to f32 first`,
+    );
+  }
+  if (engine.gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    throw new DescentError(
+      def.name,
+      'f16 tensors are outside autograd: this would make an f16 result from a tensor that requires ' +
+        'grad and cut the gradient; compute in f32, or run it under noGrad()',
+    );
+  }
 }
 
 /** Records a node when grad is enabled and some differentiable input requires grad. */

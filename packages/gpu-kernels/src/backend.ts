@@ -1,10 +1,13 @@
 import {
   type Backend,
   type BackendMemory,
+  bytesPerElement,
   type DataArray,
   type DataId,
   DescentError,
   type DType,
+  f16Bits,
+  f16FromBits,
   type TensorInfo,
 } from '@descent/core';
 import { type AcquiredDevice, acquireDevice, type DeviceInfo, type DeviceOptions } from './device.js';
@@ -76,6 +79,11 @@ class GPUStorage {
   get live(): GPUBuffer | null {
     return this.base && !this.base.buffer ? null : this.buffer;
   }
+}
+
+/** Bytes of `size` elements of `dtype`, rounded up to whole 4-byte words (bindings and copies need them). */
+function storageBytes(size: number, dtype: DType): number {
+  return Math.ceil((size * bytesPerElement(dtype)) / 4) * 4;
 }
 
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
@@ -153,6 +161,8 @@ class UniformArena {
  */
 export class WebGPUBackend implements Backend {
   readonly name: string;
+  /** f32 and i32; f16 too when the device has `shader-f16` (f16 tensors hold 2-byte elements). */
+  readonly dtypes: readonly DType[];
   readonly device: GPUDevice;
   readonly deviceInfo: DeviceInfo;
   readonly limits: Readonly<Record<string, number>>;
@@ -185,6 +195,7 @@ export class WebGPUBackend implements Backend {
     this.name = opts.name ?? 'webgpu';
     this.device = acquired.device;
     this.deviceInfo = acquired.info;
+    this.dtypes = this.device.features.has('shader-f16') ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
     const limits = { ...acquired.info.limits };
     for (const [k, v] of Object.entries(opts.limitOverrides ?? {}))
       if (typeof v === 'number') limits[k] = Math.min(v, limits[k] ?? v);
@@ -218,7 +229,9 @@ export class WebGPUBackend implements Backend {
 
   allocate(size: number, dtype: DType, values?: ArrayLike<number>): DataId {
     this.checkUsable('allocate');
-    const bytes = Math.max(size * 4, 4);
+    if (!this.dtypes.includes(dtype))
+      throw new Error(`webgpu allocate: this device has no ${dtype} storage (it lacks shader-f16)`);
+    const bytes = Math.max(storageBytes(size, dtype), 4);
     if (bytes > this.limits.maxBufferSize)
       throw new Error(
         `webgpu allocate: ${size} ${dtype} elements need ${bytes} bytes, over this device's maxBufferSize ` +
@@ -236,16 +249,19 @@ export class WebGPUBackend implements Backend {
       if (values.length < size)
         throw new RangeError(`webgpu allocate: ${values.length} values given for ${size} elements`);
       const src =
-        dtype === 'i32'
-          ? values instanceof Int32Array
-            ? values
-            : Int32Array.from(values as ArrayLike<number>)
-          : values instanceof Float32Array
-            ? values
-            : Float32Array.from(values as ArrayLike<number>);
-      if (size > 0) this.device.queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, size * 4);
+        dtype === 'f16'
+          ? f16Upload(values, size)
+          : dtype === 'i32'
+            ? values instanceof Int32Array
+              ? values
+              : Int32Array.from(values as ArrayLike<number>)
+            : values instanceof Float32Array
+              ? values
+              : Float32Array.from(values as ArrayLike<number>);
+      if (size > 0)
+        this.device.queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, storageBytes(size, dtype));
     }
-    this.liveElementBytes += size * 4;
+    this.liveElementBytes += size * bytesPerElement(dtype);
     this.liveTensors++;
     this.peakBytes = Math.max(this.peakBytes, this.liveElementBytes);
     return new GPUStorage(buffer, size, dtype);
@@ -255,7 +271,7 @@ export class WebGPUBackend implements Backend {
     const s = data as GPUStorage;
     if (s.base) throw new Error('webgpu free: a view is not freed (its base storage is)');
     if (!s.buffer) return;
-    this.liveElementBytes -= s.size * 4;
+    this.liveElementBytes -= s.size * bytesPerElement(s.dtype);
     this.liveTensors--;
     if (this.lostInfo || this.disposed) {
       s.buffer = null;
@@ -272,10 +288,10 @@ export class WebGPUBackend implements Backend {
   view(data: DataId, offset: number, size: number): DataId {
     const s = data as GPUStorage;
     if (!s.live) throw new Error('webgpu view: the tensor was already freed');
-    const align = this.splitLimits.alignElements;
+    const align = (this.splitLimits.alignElements * 4) / bytesPerElement(s.dtype);
     if (offset % align !== 0)
       throw new Error(
-        `webgpu view: offset ${offset} is not a multiple of ${align} elements (the device's minStorageBufferOffsetAlignment)`,
+        `webgpu view: offset ${offset} is not a multiple of ${align} elements (${s.dtype}; the device's minStorageBufferOffsetAlignment)`,
       );
     if (!(offset >= 0 && offset + size <= s.size))
       throw new RangeError(`webgpu view: [${offset}, ${offset + size}) is outside ${s.size} elements`);
@@ -291,10 +307,10 @@ export class WebGPUBackend implements Backend {
       await this.flush();
       return out;
     }
-    const bytes = size * 4;
+    const bytes = storageBytes(size, dtype);
     const staging = this.staging.acquire(bytes, true);
     this.endPass();
-    this.openEncoder().copyBufferToBuffer(s.live!, s.offset * 4, staging, 0, bytes);
+    this.openEncoder().copyBufferToBuffer(s.live!, s.offset * bytesPerElement(dtype), staging, 0, bytes);
     this.submit();
     try {
       await staging.mapAsync(MAP_READ, 0, bytes);
@@ -304,7 +320,11 @@ export class WebGPUBackend implements Backend {
       await this.throwPendingErrors();
       throw new Error(`webgpu read: mapping the staging buffer failed: ${(e as Error).message}`);
     }
-    new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+    const mapped = staging.getMappedRange(0, bytes);
+    if (dtype === 'f16') {
+      const bits = new Uint16Array(mapped, 0, size);
+      for (let i = 0; i < size; i++) out[i] = f16FromBits(bits[i]);
+    } else new Uint8Array(out.buffer).set(new Uint8Array(mapped));
     staging.unmap();
     this.staging.release(staging, false);
     await this.throwPendingErrors();
@@ -340,7 +360,11 @@ export class WebGPUBackend implements Backend {
     const ctx: KernelContext = {
       op: name,
       limits: this.limits,
-      split: this.splitLimits,
+      // Windows of f16 tensors start at multiples of the binding alignment in bytes: twice as many
+      // 2-byte elements, so kernels touching f16 plan with the doubled element alignment.
+      split: [...inputs, ...outputs].some((t) => t.dtype === 'f16')
+        ? { ...this.splitLimits, alignElements: this.splitLimits.alignElements * 2 }
+        : this.splitLimits,
       dispatch: (spec) => this.dispatch(name, spec),
       scratch: (size, dtype) => {
         const data = this.allocate(size, dtype);
@@ -369,6 +393,8 @@ export class WebGPUBackend implements Backend {
     const windows = bindings.map((t, i) => spec.windows?.[i] ?? { offset: 0, size: t.size });
     windows.forEach((w, i) => {
       const t = bindings[i];
+      // f16 windows: planned with twice the element alignment (runKernel), so byte offsets align.
+      const align = t.dtype === 'f16' ? 2 * alignElements : alignElements;
       if (w.size > maxElements)
         throw new DescentError(
           `webgpu ${op}`,
@@ -376,7 +402,7 @@ export class WebGPUBackend implements Backend {
             `device's maxStorageBufferBindingSize (${maxElements * 4} bytes), and '${op}' does not split ` +
             `large tensors (the ops that do: ${SPLITTING_OPS.join(', ')})`,
         );
-      if (w.offset % alignElements !== 0 || w.offset < 0 || w.offset + w.size > Math.max(t.size, 1))
+      if (w.offset % align !== 0 || w.offset < 0 || w.offset + w.size > Math.max(t.size, 1))
         throw new Error(
           `webgpu ${op}: binding window ${JSON.stringify(w)} of a ${t.size}-element tensor is invalid`,
         );
@@ -394,7 +420,11 @@ export class WebGPUBackend implements Backend {
       const w = windows[i];
       entries.push({
         binding: i + 1,
-        resource: { buffer, offset: (s.offset + w.offset) * 4, size: Math.max(w.size * 4, 4) },
+        resource: {
+          buffer,
+          offset: (s.offset + w.offset) * bytesPerElement(t.dtype),
+          size: Math.max(storageBytes(w.size, t.dtype), 4),
+        },
       });
     });
     const bindGroup = this.device.createBindGroup({ layout: bgl, entries, label: spec.key });
@@ -554,6 +584,16 @@ export class WebGPUBackend implements Backend {
     this.uniforms.destroy();
     this.device.destroy();
   }
+}
+
+/**
+ * f16 upload data: each value rounded to f16 (ties to even) as its bits, padded to whole 4-byte
+ * words (`writeBuffer` copies multiples of 4 bytes).
+ */
+function f16Upload(values: ArrayLike<number>, size: number): Uint16Array {
+  const bits = new Uint16Array(size + (size % 2));
+  for (let i = 0; i < size; i++) bits[i] = f16Bits(values[i]);
+  return bits;
 }
 
 /** Acquires a device (see `acquireDevice`) and returns a backend on it. */

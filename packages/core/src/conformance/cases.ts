@@ -1099,7 +1099,104 @@ function optimCases(): Case[] {
   return c;
 }
 
-/** Every conformance case. */
+const h = (shape: number[], gen?: InputSpec['gen']): InputSpec => ({ shape, dtype: 'f16', gen });
+
+/**
+ * The f16 cases (run on backends that store f16, see `Backend.dtypes`): every f16 op — the float
+ * elementwise maps, comparisons, matmul (f32 accumulation, K up to 1100) and the casts — on f16
+ * inputs. Forward only: f16 is outside autograd. Bounds: tolerance.ts (the f32 bound plus one f16
+ * rounding of the result).
+ */
+export function f16Cases(): Case[] {
+  const cases: Case[] = [];
+  for (const [op, fn, gen, bound] of UNARY) {
+    for (const shape of [[], [65], [3, 5, 7]])
+      cases.push({ op, name: `${op} f16 ${desc(shape)}`, inputs: [h(shape, gen)], fn, bound });
+  }
+  for (const [op, fn, ga, gb, bound] of BINARY) {
+    for (const [sa, sb] of [BROADCAST_PAIRS[0], BROADCAST_PAIRS[1], BROADCAST_PAIRS[5], BROADCAST_PAIRS[7]])
+      cases.push({
+        op,
+        name: `${op} f16 ${desc(sa)} ${desc(sb)}`,
+        inputs: [h(sa, ga), h(sb, gb)],
+        fn,
+        bound,
+      });
+  }
+  const products: [number[], number[], boolean, boolean][] = [
+    [[1, 1], [1, 1], false, false],
+    [[17, 63], [63, 65], false, false],
+    [[63, 17], [63, 65], true, false],
+    [[17, 63], [65, 63], false, true],
+    [[64, 64], [64, 64], true, true],
+    [[2, 1100], [1100, 3], false, false],
+    [[0, 5], [5, 3], false, false],
+    [[2, 3, 5], [2, 5, 4], false, false],
+    [[4, 3, 5], [5, 2], false, false],
+    [[3, 5], [2, 5, 4], false, false],
+  ];
+  for (const [a, b, tA, tB] of products) {
+    const k = tA ? a[a.length - 2] : a[a.length - 1];
+    cases.push({
+      op: 'matmul',
+      name: `matmul f16 ${desc(a)}${tA ? 'ᵀ' : ''}·${desc(b)}${tB ? 'ᵀ' : ''}`,
+      inputs: [h(a), h(b)],
+      fn: (x, y) => ops.matmul(x, y, { transposeA: tA, transposeB: tB }),
+      bound: multilinear(k),
+    });
+  }
+  // Casts into f16 round to nearest even, overflow to ±∞ from 65520 on and keep NaN; out of f16 exact.
+  const edges = [
+    0,
+    -0,
+    1,
+    -1,
+    65504,
+    65519,
+    65520,
+    -7e4,
+    1e-6,
+    -3e-8,
+    2 ** -25,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+  ];
+  const specials = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN];
+  cases.push(
+    {
+      op: 'cast',
+      name: 'cast f32→f16 edges',
+      inputs: [f([edges.length + specials.length], { kind: 'values', values: [...edges, ...specials] })],
+      fn: (x) => ops.cast(x, 'f16'),
+      bound: exact,
+    },
+    {
+      op: 'cast',
+      name: 'cast f32→f16 [257]',
+      inputs: [f([257], W)],
+      fn: (x) => ops.cast(x, 'f16'),
+      bound: exact,
+    },
+    {
+      op: 'cast',
+      name: 'cast i32→f16',
+      inputs: [i32([65], -5000, 5000)],
+      fn: (x) => ops.cast(x, 'f16'),
+      bound: exact,
+    },
+    { op: 'cast', name: 'cast f16→f32', inputs: [h([257], W)], fn: (x) => ops.cast(x, 'f32'), bound: exact },
+    {
+      op: 'cast',
+      name: 'cast f16→i32',
+      inputs: [h([65], { kind: 'uniform', lo: -100, hi: 100 })],
+      fn: (x) => ops.cast(x, 'i32'),
+      bound: exact,
+    },
+  );
+  return cases;
+}
+
+/** Every conformance case (the f32/i32 ones every backend runs; the f16 ones are `f16Cases()`). */
 export function allCases(): Case[] {
   return [
     ...elementwiseCases(),

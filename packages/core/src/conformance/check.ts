@@ -34,6 +34,15 @@ function upload(c: Case, hosts: Host[], backend: string): Tensor[] {
 const f32Inputs = (c: Case) =>
   c.inputs.map((s, i) => ((s.dtype ?? 'f32') === 'f32' ? i : -1)).filter((i) => i >= 0);
 
+/**
+ * The case on f32 inputs holding the same (f16) values: the f32 computation an f16 kernel performs.
+ * Its bound is the f32 bound of an f16 case (autograd, which the sensitivities use, is f32-only).
+ */
+export function f32Twin(c: Case): Case {
+  if (!c.inputs.some((s) => s.dtype === 'f16')) return c;
+  return { ...c, inputs: c.inputs.map((s) => (s.dtype === 'f16' ? { ...s, dtype: 'f32' } : s)) };
+}
+
 /** Runs the case on the reference, returning output values and shape (float64). */
 function reference(
   c: Case,

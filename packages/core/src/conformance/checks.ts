@@ -7,6 +7,7 @@
 import { grad } from '../autograd/api.js';
 import { engine } from '../engine.js';
 import '../index.js';
+import { roundToF16 } from '../dtype.js';
 import { tensor } from '../ops/creation.js';
 import { mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
@@ -15,14 +16,16 @@ import {
   caseInputs,
   cotangentFor,
   describeMismatch,
+  f32Twin,
   findMismatches,
   forwardTolerance,
   REFERENCE,
   referenceGrads,
   upload,
 } from './check.js';
+import { f16StoreTolerance } from './tolerance.js';
 
-export { allCases, type Case } from './cases.js';
+export { allCases, type Case, f16Cases } from './cases.js';
 export { REFERENCE } from './check.js';
 export { coverageTable, type KernelUsage, kernelUsage, missingKernels } from './coverage.js';
 export * from './tolerance.js';
@@ -45,8 +48,14 @@ export async function checkCaseForward(c: Case, backend: string): Promise<string
   }
   if (got.dtype !== ref.dtype) return [`${c.name}: dtype ${got.dtype}, want ${ref.dtype}`];
   if (got.shape.join() !== ref.shape.join()) return [`${c.name}: shape [${got.shape}], want [${ref.shape}]`];
-  const tol = forwardTolerance(c, hosts, ref.values, ref.shape);
-  const ms = findMismatches(got.values, ref.values, tol);
+  let want: ArrayLike<number> = ref.values;
+  let tol: ArrayLike<number> | number = forwardTolerance(f32Twin(c), hosts, ref.values, ref.shape);
+  if (ref.dtype === 'f16') {
+    // The f32 bound plus one rounding to f16; exact ops must give the correctly rounded reference.
+    if (c.bound.kind === 'exact') want = Float64Array.from(ref.values, roundToF16);
+    else tol = f16StoreTolerance(ref.values, tol);
+  }
+  const ms = findMismatches(got.values, want, tol, 5, ref.dtype);
   return ms.length ? [describeMismatch(c.name, ms)] : [];
 }
 

@@ -11,12 +11,16 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, BackendFactory } from '../backend.js';
+import { DEFAULT_BACKEND_DTYPES } from '../dtype.js';
 import { engine } from '../engine.js';
+import { DescentError } from '../errors.js';
+import { tensor } from '../ops/creation.js';
 import type { Case } from './cases.js';
 import {
   allCases,
   checkCaseBackward,
   checkCaseForward,
+  f16Cases,
   groupByOp,
   missingKernels,
   REFERENCE,
@@ -70,6 +74,36 @@ export function runConformance(name: string, create: BackendFactory, opts: Confo
       check(`${op}: forward (${group.length} cases)`, group, checkCaseForward);
       const withGrad = group.filter((c) => c.grad?.length);
       if (withGrad.length) check(`${op}: backward (${withGrad.length} cases)`, withGrad, checkCaseBackward);
+    }
+
+    // f16 (forward only): run where the backend stores f16, reported as skipped where it does not —
+    // and there, making an f16 tensor must fail with an error that names the backend.
+    const storesF16 = () => (backend.dtypes ?? DEFAULT_BACKEND_DTYPES).includes('f16');
+    it('f16: stored, or refused with a clear error', () => {
+      if (storesF16()) return;
+      let err: unknown;
+      try {
+        tensor([1, 2], [2], { dtype: 'f16', backend: name }).dispose();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(DescentError);
+      expect((err as Error).message).toContain(`backend '${name}' has no f16 tensors`);
+    });
+    const f16 = f16Cases().filter((c) => !opts.only || opts.only.includes(c.op));
+    for (const [op, group] of groupByOp(f16)) {
+      it(
+        `${op}: f16 forward (${group.length} cases)`,
+        async (ctx) => {
+          if (!storesF16()) ctx.skip(`backend '${name}' does not store f16`);
+          const before = engine.memory(name).tensors;
+          const failures: string[] = [];
+          for (const c of group) failures.push(...(await checkCaseForward(c, name)));
+          expect(failures.join('\n')).toBe('');
+          expect(engine.memory(name).tensors).toBe(before);
+        },
+        timeout,
+      );
     }
   });
 }

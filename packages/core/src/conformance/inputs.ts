@@ -1,3 +1,4 @@
+import { roundToF16 } from '../dtype.js';
 import { intValues, normalValues, uniformValues } from '../random.js';
 import { sizeOf } from '../shape.js';
 
@@ -17,7 +18,7 @@ export type Gen =
 
 export interface InputSpec {
   shape: number[];
-  dtype?: 'f32' | 'i32';
+  dtype?: 'f32' | 'i32' | 'f16';
   gen?: Gen;
 }
 
@@ -40,7 +41,7 @@ export const HOSTILE = [
   0.5,
 ];
 
-/** Host values for one input: f32-representable, the same for the backend under test and the reference. */
+/** Host values for one input: f32- (or f16-) representable, the same for the backend under test and the reference. */
 export function makeInput(spec: InputSpec, seed: number, stream: number): Float32Array | Int32Array {
   const n = sizeOf(spec.shape);
   const gen: Gen = spec.gen ?? { kind: 'normal' };
@@ -76,5 +77,6 @@ export function makeInput(spec: InputSpec, seed: number, stream: number): Float3
       v = Array.from({ length: n }, (_, i) => gen.values[i % gen.values.length]);
       break;
   }
+  if (spec.dtype === 'f16') return Float32Array.from(v, roundToF16);
   return isInt ? Int32Array.from(v) : Float32Array.from(v);
 }

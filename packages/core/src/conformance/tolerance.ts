@@ -1,3 +1,5 @@
+import { type DType, roundToF16 } from '../dtype.js';
+
 /**
  * Error bounds for the conformance suite — written once, here, and never tuned per backend.
  *
@@ -23,9 +25,31 @@
  *   backward on the reference) give Σ|∂dx_i/∂x_k||x_k| + Σ|J_ki||g_k|.
  *
  * Every bound also allows c·2⁻¹²⁶ absolute, for kernels that flush subnormals to zero (WGSL may).
+ *
+ * f16 results (ops with `OpDef.f16`): kernels read f16 inputs exactly as f32, compute in f32 (matmul
+ * accumulates in f32) and round each stored result once to f16, to nearest even. So the bound is the
+ * f32 bound above, tol₃₂ (the γ_K term with u = 2⁻²⁴, the sensitivity computed on the same values as
+ * f32 inputs), plus one f16 rounding of a value within tol₃₂ of r:
+ *   tol = tol₃₂ + u₁₆·(|r| + tol₃₂) + 2⁻²⁵,   u₁₆ = 2⁻¹¹,
+ * where 2⁻²⁵ (half the f16 subnormal spacing 2⁻²⁴) is the rounding error below f16's smallest normal
+ * 2⁻¹⁴. For 'exact' ops the reference is rounded to f16 (ties to even) and must match exactly.
  */
 export const U = 2 ** -24;
 export const SUBNORMAL_FLOOR = 2 ** -126;
+/** Unit roundoff of f16 (binary16, 11-bit significand). */
+export const U16 = 2 ** -11;
+/** The largest rounding error of a result below f16's smallest normal: half the subnormal spacing. */
+export const F16_SUBNORMAL_FLOOR = 2 ** -25;
+
+/** Widens an f32 bound `tol` (about reference values `want`) by one rounding to f16 of the result. */
+export function f16StoreTolerance(want: ArrayLike<number>, tol: ArrayLike<number> | number): Float64Array {
+  const out = new Float64Array(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const t = typeof tol === 'number' ? tol : tol[i];
+    out[i] = t + U16 * (Math.abs(want[i]) + t) + F16_SUBNORMAL_FLOOR;
+  }
+  return out;
+}
 
 export type Bound =
   | { kind: 'exact' }
@@ -64,22 +88,27 @@ export interface Mismatch {
   tol: number;
 }
 
-/** First elements that break the bound (NaN/±∞ must match exactly). */
+/**
+ * First elements that break the bound (NaN/±∞ must match exactly). `dtype`: the result's element
+ * type, which decides where a finite reference overflows (f32 by default; f16 from 65520 on).
+ */
 export function findMismatches(
   got: ArrayLike<number>,
   want: ArrayLike<number>,
   tol: ArrayLike<number> | number,
   limit = 5,
+  dtype: DType = 'f32',
 ): Mismatch[] {
+  const toStorage = dtype === 'f16' ? roundToF16 : Math.fround;
   const out: Mismatch[] = [];
   for (let i = 0; i < want.length && out.length < limit; i++) {
     const g = got[i];
     const w = want[i];
     const t = typeof tol === 'number' ? tol : tol[i];
     let ok: boolean;
-    // A float64 reference beyond the f32 range means the f32 result must overflow to ±∞ (within tol
-    // of the threshold a finite result is fine too).
-    const wf = Math.fround(w);
+    // A float64 reference beyond the f32 (f16) range means the result must overflow to ±∞ (within
+    // tol of the threshold a finite result is fine too).
+    const wf = toStorage(w);
     if (Number.isNaN(w)) ok = Number.isNaN(g);
     else if (!Number.isFinite(wf)) ok = g === wf || (Number.isFinite(t) && Math.abs(g - w) <= t);
     else if (!Number.isFinite(t)) ok = Number.isFinite(g) || Number.isNaN(t);

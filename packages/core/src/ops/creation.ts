@@ -1,5 +1,5 @@
 import type { DType } from '../dtype.js';
-import { allocHost, isDType } from '../dtype.js';
+import { allocHost, DTYPES, isDType } from '../dtype.js';
 import { engine } from '../engine.js';
 import { DescentError, fmtShape } from '../errors.js';
 import { intValues, normalValues, randomState, uniformValues } from '../random.js';
@@ -52,7 +52,7 @@ function backendFor(opts?: CreateOptions) {
 /** Creates a tensor from host data: a number, nested arrays, or a flat typed array with a shape. */
 export function tensor(data: HostData, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
   if (opts.dtype !== undefined && !isDType(opts.dtype)) {
-    throw new DescentError('tensor', `unknown dtype '${opts.dtype}' (expected 'f32' or 'i32')`);
+    throw new DescentError('tensor', `unknown dtype '${opts.dtype}' (expected ${DTYPES.join(', ')})`);
   }
   const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   let flat: ArrayLike<number>;

@@ -1,4 +1,4 @@
-import type { DType } from '../dtype.js';
+import { DTYPES, type DType, isDType } from '../dtype.js';
 import { engine } from '../engine.js';
 import { DescentError, fmtShape } from '../errors.js';
 import { defineOp, type GradContext, type OpDef, runOp } from '../op.js';
@@ -34,6 +34,7 @@ function unaryOp<A = Record<string, never>>(
 ): OpDef<A> {
   return defineOp<A>({
     name,
+    f16: dtypes.includes('f16'),
     infer([x], attrs) {
       checkDType(name, x, dtypes);
       validate?.(attrs);
@@ -45,8 +46,9 @@ function unaryOp<A = Record<string, never>>(
   });
 }
 
-const F32 = ['f32'] as const;
-const NUM = ['f32', 'i32'] as const;
+/** Float maps take f32 and f16 (computed in f32, stored as f16); NUM adds i32. */
+const F32 = ['f32', 'f16'] as const;
+const NUM = ['f32', 'i32', 'f16'] as const;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
@@ -150,13 +152,16 @@ export interface CastAttrs {
   dtype: DType;
 }
 /**
- * f32 → i32 truncates toward zero (like C and WGSL casts); i32 → f32 rounds to nearest. Not
- * differentiable: an i32 side has no gradient (casting f32 to f32 is a no-op view).
+ * f32 → i32 truncates toward zero (like C and WGSL casts); i32 → f32 and anything → f16 round to
+ * nearest even (f16 overflows to ±∞ from 65520 on). Not differentiable: an i32 side has no gradient,
+ * f16 is outside autograd (casting f32 to f32 is a no-op view).
  */
 export const Cast = defineOp<CastAttrs>({
   name: 'cast',
+  f16: true,
   infer([x], { dtype }) {
-    if (dtype !== 'f32' && dtype !== 'i32') throw new DescentError('cast', `unknown dtype '${dtype}'`);
+    if (!isDType(dtype))
+      throw new DescentError('cast', `unknown dtype '${dtype}' (expected ${DTYPES.join(', ')})`);
     return [{ shape: x.shape, dtype }];
   },
 });
@@ -220,6 +225,7 @@ interface BinarySpec<A> {
 function binaryOp<A = Record<string, never>>(name: string, spec: BinarySpec<A>): OpDef<A> {
   return defineOp<A>({
     name,
+    f16: spec.dtypes.includes('f16'),
     infer([a, b]) {
       checkDType(name, a, spec.dtypes);
       if (a.dtype !== b.dtype) {

@@ -41,13 +41,15 @@ function dims(a: Tensor, b: Tensor, { transposeA, transposeB }: MatmulAttrs) {
   return { m, n, ka, kb };
 }
 
+/** f16 operands give an f16 product, accumulated in f32 and rounded once to f16. */
 export const Matmul = defineOp<MatmulAttrs>({
   name: 'matmul',
+  f16: true,
   infer([a, b], attrs) {
-    if (a.dtype !== 'f32' || b.dtype !== 'f32') {
+    if (a.dtype !== b.dtype || (a.dtype !== 'f32' && a.dtype !== 'f16')) {
       throw new DescentError(
         'matmul',
-        `expected f32 operands, got ${fmtShape(a.shape)} ${a.dtype} and ${fmtShape(b.shape)} ${b.dtype}`,
+        `expected f32 operands (or two f16 ones), got ${fmtShape(a.shape)} ${a.dtype} and ${fmtShape(b.shape)} ${b.dtype}`,
       );
     }
     if (a.rank < 2 || b.rank < 2)
@@ -76,7 +78,7 @@ export const Matmul = defineOp<MatmulAttrs>({
         );
       }
     }
-    return [{ shape: [...batch, m, n], dtype: 'f32' }];
+    return [{ shape: [...batch, m, n], dtype: a.dtype }];
   },
   kernelAttrs: ([a, b], attrs, [out]): MatmulKernelAttrs => {
     const { m, n, ka } = dims(a, b, attrs);
@@ -127,9 +129,15 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       const batch = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
       const expand = (t: Tensor) => {
         const own = t.shape.slice(0, -2);
-        return sizeOf(own) === 1 || shapesEqual(own, batch)
-          ? t
-          : broadcastTo(t, [...batch, ...t.shape.slice(-2)]);
+        if (sizeOf(own) === 1 || shapesEqual(own, batch)) return t;
+        if (t.dtype === 'f16')
+          throw new DescentError(
+            'matmul',
+            `f16 operands ${fmtShape(a.shape)} and ${fmtShape(b.shape)} need their batches broadcast to ` +
+              `${fmtShape(batch)}, which f16 does not support (broadcastTo takes no f16): give both ` +
+              'operands the same batch shape, or one a batch of one element',
+          );
+        return broadcastTo(t, [...batch, ...t.shape.slice(-2)]);
       };
       // An operand whose batch has one element but fewer axes is read with batch stride 0.
       out = runOp(Matmul, [expand(a2), expand(b2)], attrs)[0];

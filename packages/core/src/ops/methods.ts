@@ -4,6 +4,7 @@
  */
 import { backward, detach } from '../autograd/api.js';
 import type { BackwardOptions } from '../autograd/backward.js';
+import type { DType } from '../dtype.js';
 import { engine } from '../engine.js';
 import { DescentError } from '../errors.js';
 import { Tensor } from '../tensor.js';
@@ -44,7 +45,7 @@ declare module '../tensor.js' {
     transpose(perm?: readonly number[]): Tensor;
     softmax(axis?: number): Tensor;
     logSoftmax(axis?: number): Tensor;
-    cast(dtype: 'f32' | 'i32'): Tensor;
+    cast(dtype: DType): Tensor;
     /** Back-propagates from this (scalar) tensor, filling `.grad` of leaves that require grad. */
     backward(grad?: Tensor, opts?: BackwardOptions): void;
     /** Same storage, cut from the autograd graph. */

@@ -9,7 +9,8 @@
  *   @binding(nIn+1 … )     storage, read_write  the outputs
  */
 
-export type WgslElem = 'f32' | 'i32' | 'u32';
+/** Storage element types; `f16` needs the device feature `shader-f16` (the header enables it). */
+export type WgslElem = 'f32' | 'i32' | 'u32' | 'f16';
 
 export interface BufferDecl {
   name: string;
@@ -27,8 +28,45 @@ export const WG = 256;
 export const PARAM_WORDS = 128;
 
 /**
+ * `to_f16(v)`: an f32 rounded to f16 to nearest even, from its bits — IEEE conversion, where WGSL's
+ * `f16(v)` may round either way and leaves out-of-range values indeterminate. NaN stays NaN; |v| ≥
+ * 65520 (the midpoint between f16's largest finite 65504 and 2¹⁶) gives ±∞; below 2⁻¹⁴ the result
+ * is an f16 subnormal (multiple of 2⁻²⁴), rounded to nearest even too. The bits come back through
+ * `bitcast<vec2<f16>>` of a u32 (its low half is component x).
+ */
+const TO_F16 = `
+fn to_f16(v: f32) -> f16 {
+  let b = bitcast<u32>(v);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  var h: u32;
+  if (a > 0x7f800000u) {
+    h = 0x7e00u; // NaN
+  } else if (a >= 0x477ff000u) {
+    h = 0x7c00u; // overflow (and ∞) → ∞
+  } else if (a >= 0x38800000u) {
+    // Normal: rebias the exponent (127 → 15) and drop 13 mantissa bits, ties to even.
+    let r = a - 0x38000000u;
+    h = (r + 0xfffu + ((r >> 13u) & 1u)) >> 13u;
+  } else if (a <= 0x33000000u) {
+    h = 0u; // ≤ 2⁻²⁵: rounds to zero (2⁻²⁵ itself is a tie, to the even 0)
+  } else {
+    // Subnormal: the significand (with its implicit bit) times 2^(e − 126) in units of 2⁻²⁴.
+    let e = a >> 23u;
+    let m = (a & 0x7fffffu) | 0x800000u;
+    let s = 126u - e;
+    let q = m >> s;
+    let rem = m & ((1u << s) - 1u);
+    let half = 1u << (s - 1u);
+    h = q + select(0u, 1u, rem > half || (rem == half && (q & 1u) == 1u));
+  }
+  return bitcast<vec2<f16>>(sign | h).x;
+}`;
+
+/**
  * The header of a shader: parameter block, buffers, accessors `pu(i)`, `pi(i)`, `pf(i)` (parameter
- * word i as u32 / i32 / f32).
+ * word i as u32 / i32 / f32). With an f16 buffer it starts with `enable f16;`, and with an f16
+ * output it defines `to_f16` (see above): kernels compute in f32 and store through it.
  */
 export function header(
   inputs: readonly BufferDecl[],
@@ -37,7 +75,9 @@ export function header(
 ): string {
   if (paramWords > PARAM_WORDS)
     throw new Error(`a kernel needs ${paramWords} parameter words (max ${PARAM_WORDS})`);
+  const f16 = [...inputs, ...outputs].some((x) => x.elem === 'f16');
   const lines = [
+    ...(f16 ? ['enable f16;'] : []),
     `struct Params { p: array<vec4<u32>, ${PARAM_WORDS / 4}> }`,
     '@group(0) @binding(0) var<uniform> P: Params;',
   ];
@@ -51,6 +91,7 @@ export function header(
     'fn pi(i: u32) -> i32 { return bitcast<i32>(pu(i)); }',
     'fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }',
   );
+  if (outputs.some((y) => y.elem === 'f16')) lines.push(TO_F16);
   return lines.join('\n');
 }
 
@@ -115,7 +156,7 @@ export class Params {
   }
 
   /** A value as the bits of the given element type (pad values, clamp bounds). */
-  as(elem: 'f32' | 'i32', v: number): this {
+  as(elem: 'f32' | 'i32' | 'f16', v: number): this {
     return elem === 'f32' ? this.f32(v) : this.i32(v);
   }
 

@@ -101,7 +101,9 @@ function binaryKernel(name: string): WasmKernel {
     const [ap, bp, yp] = [ctx.ptr(a), ctx.ptr(b), ctx.ptr(y)];
     forEachBlock(plan, ([oa, ob, oy], shape, [sa, sb]) => {
       const size = shape.reduce((p, d) => p * d, 1);
-      ctx.km.binary(op, ap + 4 * oa, bp + 4 * ob, yp + 4 * oy, { shape, strides: [sa, sb], size }, a.dtype);
+      // This backend stores f32 and i32 only (no `dtypes`: core refuses f16 tensors on it).
+      const dtype = a.dtype as 'f32' | 'i32';
+      ctx.km.binary(op, ap + 4 * oa, bp + 4 * ob, yp + 4 * oy, { shape, strides: [sa, sb], size }, dtype);
     });
   };
 }

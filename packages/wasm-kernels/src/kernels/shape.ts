@@ -39,7 +39,7 @@ const slice: WasmKernel = (ctx, [x], [y], { begin }: SliceAttrs) => {
 
 const pad: WasmKernel = (ctx, [x], [y], { paddings, value }: PadAttrs) => {
   const yp = ctx.ptr(y);
-  ctx.km.fill(yp, y.size, value, y.dtype);
+  ctx.km.fill(yp, y.size, value, y.dtype as 'f32' | 'i32'); // f32/i32 only: core refuses f16 here
   const ys = contiguousStrides(y.shape);
   const offset = paddings.reduce((o, [before], d) => o + before * ys[d], 0);
   copyStrided(ctx, ctx.ptr(x), yp + 4 * offset, x.shape, contiguousStrides(x.shape), ys);

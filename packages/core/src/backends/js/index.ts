@@ -1,5 +1,5 @@
 import type { Backend, BackendMemory, DataId, TensorInfo } from '../../backend.js';
-import type { DataArray, DType } from '../../dtype.js';
+import { type DataArray, DTYPES, type DType, roundToF16 } from '../../dtype.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -30,9 +30,15 @@ export interface JsBackendOptions {
 /**
  * The reference backend: every op in plain TypeScript, simple and obviously correct. Kernels compute
  * in float64 and store to the tensor's array (rounding to f32 in the default variant). Not a speed target.
+ *
+ * f16 tensors are Float64Arrays of f16 values (read back as Float32Array): uploads are rounded to
+ * f16, and the default variant rounds every f16 output, once, from the kernel's float64 result to
+ * f16 after the kernel ran — the f16 semantics other backends are held to. The float64 variant keeps f16 outputs unrounded:
+ * it is the exact oracle that the f16 conformance bounds measure from.
  */
 export class JsBackend implements Backend {
   readonly name: string;
+  readonly dtypes = DTYPES;
   readonly float64: boolean;
   private bytes = 0;
   private buffers = 0;
@@ -44,8 +50,15 @@ export class JsBackend implements Backend {
 
   allocate(size: number, dtype: DType, values?: ArrayLike<number>): DataId {
     const array =
-      dtype === 'i32' ? new Int32Array(size) : this.float64 ? new Float64Array(size) : new Float32Array(size);
-    if (values) array.set(values);
+      dtype === 'i32'
+        ? new Int32Array(size)
+        : this.float64 || dtype === 'f16'
+          ? new Float64Array(size)
+          : new Float32Array(size);
+    if (values) {
+      if (dtype === 'f16') for (let i = 0; i < size; i++) array[i] = roundToF16(values[i]);
+      else array.set(values);
+    }
     this.bytes += size * 4;
     this.buffers++;
     const store: Store = { array };
@@ -56,8 +69,9 @@ export class JsBackend implements Backend {
     return this.readSync(data, dtype, size);
   }
 
-  readSync(data: DataId, _dtype: DType, _size: number): DataArray {
-    return (data as Store).array.slice();
+  readSync(data: DataId, dtype: DType, _size: number): DataArray {
+    const a = (data as Store).array;
+    return dtype === 'f16' && !this.float64 ? Float32Array.from(a) : a.slice();
   }
 
   free(data: DataId): void {
@@ -88,6 +102,12 @@ export class JsBackend implements Backend {
   ): void {
     const view = (t: TensorInfo) => ({ array: (t.data as Store).array, shape: t.shape, dtype: t.dtype });
     referenceKernels[name](inputs.map(view), outputs.map(view), attrs);
+    if (this.float64) return;
+    for (const o of outputs) {
+      if (o.dtype !== 'f16') continue;
+      const a = (o.data as Store).array;
+      for (let i = 0; i < a.length; i++) a[i] = roundToF16(a[i]);
+    }
   }
 
   memory(): BackendMemory {

@@ -4,6 +4,8 @@
  * - binary maps over a core `BroadcastPlan` (shape and per-input strides in the uniforms; the rank is
  *   a runtime loop bound, so one pipeline per op and dtype serves every shape),
  * - `where` (values copied as bits, so one pipeline per condition dtype), `cast`.
+ * f16 tensors (device feature `shader-f16`) use the f32 expressions: each element is read as f32,
+ * computed in f32 and stored through `to_f16` (ties-to-even rounding, see ../wgsl.ts).
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
@@ -63,18 +65,27 @@ const UNARY: Record<string, UnarySpec> = {
   clamp: { f32: 'min(max(x, a0), a1)', i32: 'min(max(x, a0), a1)', attrs: (a) => [a.min, a.max] },
 };
 
-function elemOf(t: TensorInfo): 'f32' | 'i32' {
-  return t.dtype === 'i32' ? 'i32' : 'f32';
+function elemOf(t: TensorInfo): 'f32' | 'i32' | 'f16' {
+  return t.dtype;
 }
+
+/** The type a kernel computes in: f16 elements are computed in f32. */
+const computeOf = (elem: 'f32' | 'i32' | 'f16'): 'f32' | 'i32' => (elem === 'i32' ? 'i32' : 'f32');
+/** WGSL reading element `at` of buffer `name` as its compute type. */
+const load = (name: string, at: string, elem: WgslElem) =>
+  elem === 'f16' ? `f32(${name}[${at}])` : `${name}[${at}]`;
+/** WGSL converting compute-type value `v` for storage as `elem`. */
+const store = (v: string, elem: WgslElem) => (elem === 'f16' ? `to_f16(${v})` : v);
 
 function unaryKernel(op: string): GPUKernel {
   const spec = UNARY[op];
   return (ctx, [x], [y], attrs) => {
     const elem = elemOf(x);
-    let expr = elem === 'i32' ? spec.i32 : spec.f32;
+    const comp = computeOf(elem);
+    let expr = comp === 'i32' ? spec.i32 : spec.f32;
     let math = spec.math ?? [];
     let key = `unary/${op}/${elem}`;
-    if (spec.variant && elem === 'f32') {
+    if (spec.variant && comp === 'f32') {
       const v = spec.variant(attrs);
       expr = v.f32;
       math = v.math ?? [];
@@ -83,10 +94,10 @@ function unaryKernel(op: string): GPUKernel {
     if (!expr) throw new Error(`webgpu ${op}: no ${x.dtype} kernel`);
     const av = spec.attrs?.(attrs) ?? [];
     const body = [
-      `  let x = x_in[i];`,
-      ...av.map((_, k) => `  let a${k} = ${elem === 'i32' ? 'pi' : 'pf'}(${1 + k}u);`),
+      `  let x = ${load('x_in', 'i', elem)};`,
+      ...av.map((_, k) => `  let a${k} = ${comp === 'i32' ? 'pi' : 'pf'}(${1 + k}u);`),
       // Every f32 map sends NaN to NaN (the reference's Math functions do).
-      elem === 'f32' ? `  y[i] = select(${expr}, x, is_nan(x));` : `  y[i] = ${expr};`,
+      comp === 'f32' ? `  y[i] = ${store(`select(${expr}, x, is_nan(x))`, elem)};` : `  y[i] = ${expr};`,
     ].join('\n');
     const wgsl = () =>
       [
@@ -96,7 +107,7 @@ function unaryKernel(op: string): GPUKernel {
       ].join('\n');
     mapPieces(ctx, x, y, (count) => {
       const params = new Params().u32(count);
-      for (const v of av) params.as(elem, v);
+      for (const v of av) params.as(comp, v);
       return { key, wgsl, params };
     });
   };
@@ -126,22 +137,26 @@ function mapPieces(
   }
 }
 
-const cast: GPUKernel = (ctx, [x], [y]) => {
+export const cast: GPUKernel = (ctx, [x], [y]) => {
   const from = elemOf(x);
   const to = elemOf(y);
-  const expr =
-    from === to
+  // Between compute types (an f16 is read as f32), then stored as `to`. Into f16 this rounds once:
+  // an i32 beyond ±2²⁴ (where f32(x) rounds) is far past f16's range, so it is ±∞ either way.
+  const [cf, ct] = [computeOf(from), computeOf(to)];
+  const conv =
+    cf === ct
       ? 'x'
-      : to === 'i32'
+      : ct === 'i32'
         ? 'select(i32(clamp(x, -2147483648.0f, 2147483520.0f)), 0, is_nan(x))' // trunc toward 0
         : 'f32(x)';
+  const expr = store(conv, to);
   mapPieces(ctx, x, y, (count) => ({
     key: `cast/${from}/${to}`,
     wgsl: () =>
       [
         header([{ name: 'x_in', elem: from }], [{ name: 'y', elem: to }], 1),
         mathLib(['consts']),
-        linearMain('pu(0u)', `  let x = x_in[i];\n  y[i] = ${expr};`),
+        linearMain('pu(0u)', `  let x = ${load('x_in', 'i', from)};\n  y[i] = ${expr};`),
       ].join('\n'),
     params: new Params().u32(count),
   }));
@@ -278,7 +293,7 @@ function binaryKernel(op: string): GPUKernel {
   const spec = BINARY[op];
   return (ctx, [a, b], [y], plan: BroadcastPlanAttrs) => {
     const elem = elemOf(a);
-    const expr = elem === 'i32' ? spec.i32 : spec.f32;
+    const expr = computeOf(elem) === 'i32' ? spec.i32 : spec.f32;
     if (!expr) throw new Error(`webgpu ${op}: no ${a.dtype} kernel`);
     const out: WgslElem = spec.mask ? 'f32' : elem;
     broadcastDispatch(ctx, plan, [a, b], y, {
@@ -296,7 +311,7 @@ function binaryKernel(op: string): GPUKernel {
           mathLib(['consts', ...(spec.math ?? [])]),
           linearMain(
             'pu(0u)',
-            `${broadcastOffsets(2)}\n  let a = a_in[off0];\n  let b = b_in[off1];\n  y[yi] = ${expr};`,
+            `${broadcastOffsets(2)}\n  let a = ${load('a_in', 'off0', elem)};\n  let b = ${load('b_in', 'off1', elem)};\n  y[yi] = ${store(expr, out)};`,
           ),
         ].join('\n'),
     });

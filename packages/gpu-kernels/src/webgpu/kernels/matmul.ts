@@ -4,10 +4,16 @@
  * tiles of 16×64, 8 KiB). Transposes and batch strides are uniforms — op(A)[i, p] is at
  * aBase + i·aRow + p·aCol — so one pipeline serves every layout, including a shared operand
  * (batch stride 0). Tiles past the edges load zeros and store nothing.
+ *
+ * f16 operands (device feature `shader-f16`): the same shader reads them as f32 into the workgroup
+ * tiles, accumulates in f32 and rounds each output once to f16 (`to_f16`, ties to even). Split over
+ * bindings, an f16 product accumulates its K blocks in an f32 scratch C, rounded to f16 at the end.
  */
+import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
 import { type BindingWindow, needsSplit, windowOver } from '../split.js';
 import { header, Params } from '../wgsl.js';
+import { cast } from './elementwise.js';
 
 interface MatmulAttrs {
   batch: number;
@@ -31,14 +37,18 @@ const R = 4; // register block edge (T / 16)
  * window's offset; u32 arithmetic wraps, so it may be "negative"); C[i, j] at t·cBatch + cOff + i·ldc + j.
  * `accumulate`: add to C (a later block of K when the operands are larger than one binding).
  */
-const wgsl = () => `${header(
-  [
-    { name: 'a', elem: 'f32' },
-    { name: 'b', elem: 'f32' },
-  ],
-  [{ name: 'c', elem: 'f32' }],
-  16,
-)}
+const wgsl = (elem: 'f32' | 'f16', out: 'f32' | 'f16') => {
+  const read = (e: string) => (elem === 'f16' ? `f32(${e})` : e);
+  const readC = (e: string) => (out === 'f16' ? `f32(${e})` : e);
+  const write = (e: string) => (out === 'f16' ? `to_f16(${e})` : e);
+  return `${header(
+    [
+      { name: 'a', elem },
+      { name: 'b', elem },
+    ],
+    [{ name: 'c', elem: out }],
+    16,
+  )}
 var<workgroup> As: array<f32, ${TK * T}>; // [kk][i]
 var<workgroup> Bs: array<f32, ${TK * T}>; // [kk][j]
 
@@ -72,10 +82,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gi = i0 + q;
       let gj = j0 + q;
       var av = 0.0f;
-      if (gi < M && p < K) { av = a[aBase + gi * aRow + p * aCol]; }
+      if (gi < M && p < K) { av = ${read('a[aBase + gi * aRow + p * aCol]')}; }
       As[e] = av;
       var bv = 0.0f;
-      if (gj < N && p < K) { bv = b[bBase + p * bRow + gj * bCol]; }
+      if (gj < N && p < K) { bv = ${read('b[bBase + p * bRow + gj * bCol]')}; }
       Bs[e] = bv;
     }
     workgroupBarrier();
@@ -95,16 +105,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gj = j0 + tj + q;
       if (gj < N) {
         let at = cBase + gi * ldc + gj;
-        if (accumulate) { c[at] = c[at] + acc[r][q]; } else { c[at] = acc[r][q]; }
+        if (accumulate) { c[at] = ${write(`${readC('c[at]')} + acc[r][q]`)}; } else { c[at] = ${write('acc[r][q]')}; }
       }
     }
   }
 }`;
+};
 
 /** −x as a u32 word (offsets subtract a window's start; the shader's u32 arithmetic wraps). */
 const wrap = (x: number) => (((x % 2 ** 32) + 2 ** 32) % 2 ** 32) >>> 0;
 
 export const matmul: GPUKernel = (ctx, [a, b], [c], attrs: MatmulAttrs) => {
+  if (c.dtype === 'f16' && needsSplit(ctx.split, a, b, c)) {
+    // Later K blocks would add into an f16 C, rounding every partial sum: accumulate in f32 instead.
+    const acc = { ...ctx.scratch(c.size, 'f32'), shape: c.shape };
+    matmulInto(ctx, a, b, acc, attrs);
+    cast(ctx, [acc], [c], { dtype: 'f16' });
+    return;
+  }
+  matmulInto(ctx, a, b, c, attrs);
+};
+
+function matmulInto(
+  ctx: KernelContext,
+  a: TensorInfo,
+  b: TensorInfo,
+  c: TensorInfo,
+  attrs: MatmulAttrs,
+): void {
   const { batch, m, n, k, transposeA, transposeB, aBatchStride, bBatchStride } = attrs;
   const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
   const [bRow, bCol] = transposeB ? [1, k] : [n, 1];
@@ -133,9 +161,11 @@ export const matmul: GPUKernel = (ctx, [a, b], [c], attrs: MatmulAttrs) => {
       m * n,
       accumulate ? 1 : 0,
     );
+    const elem = a.dtype === 'f16' ? 'f16' : 'f32';
+    const out = c.dtype === 'f16' ? 'f16' : 'f32';
     ctx.dispatch({
-      key: 'matmul',
-      wgsl,
+      key: `matmul/${elem}/${out}`,
+      wgsl: () => wgsl(elem, out),
       inputs: [a, b],
       outputs: [c],
       params,
@@ -149,7 +179,7 @@ export const matmul: GPUKernel = (ctx, [a, b], [c], attrs: MatmulAttrs) => {
     return;
   }
   splitMatmul(ctx, attrs, { aRow, aCol, bRow, bCol, maxZ }, run);
-};
+}
 
 /**
  * Operands larger than one binding: runs of whole batches when a batch's matrices fit a binding,
