@@ -310,12 +310,31 @@ export function mountTrain(root: HTMLElement): () => void {
       f.task,
       (id) => {
         f.task = id;
-        markDirty();
+        // keep the model if it reads this task's inputs, else switch to the first one that does
+        const t2 = TASKS.find((x) => x.id === id)!;
+        const fits = (m: (typeof MODELS)[number]) => m.inputs.some((k) => t2.inputs.includes(k));
+        if (!fits(MODELS.find((m) => m.id === f.model)!)) {
+          const m = MODELS.find(fits)!;
+          f.model = m.id;
+          f.modelSettings = settingValues(m.settings);
+        }
+        buildControls();
       },
       'task',
     );
+    const task = TASKS.find((x) => x.id === f.task)!;
     const modelSel = entrySelect(
-      MODELS.map((x) => ({ id: x.id, label: x.label, ...x.availability() })),
+      MODELS.map((x) => {
+        const fits = x.inputs.some((k) => task.inputs.includes(k));
+        return fits
+          ? { id: x.id, label: x.label, ...x.availability() }
+          : {
+              id: x.id,
+              label: x.label,
+              available: false,
+              reason: `reads ${x.inputs.join('/')}, this task has ${task.inputs.join('/')}`,
+            };
+      }),
       f.model,
       (id) => {
         f.model = id;
