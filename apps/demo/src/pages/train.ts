@@ -43,7 +43,11 @@ function track(): void {
  * is far slower than wasm), else wasm (threads pay off only for bigger models than the defaults,
  * so single-threaded first), and the js reference last.
  */
-async function probeBackends(): Promise<{ availability: Map<string, Availability>; preferred: string }> {
+async function probeBackends(): Promise<{
+  availability: Map<string, Availability>;
+  preferred: string;
+  labels: Map<string, string>;
+}> {
   const availability = new Map<string, Availability>();
   for (const b of BACKENDS) availability.set(b.id, await b.probe());
   const gpu = await describeAdapter();
@@ -52,7 +56,9 @@ async function probeBackends(): Promise<{ availability: Map<string, Availability
       ? ['webgpu', 'wasm', 'wasm-threads', 'js']
       : ['wasm', 'wasm-threads', 'webgpu', 'js'];
   const preferred = order.find((id) => availability.get(id)?.available) ?? 'js';
-  return { availability, preferred };
+  const labels = new Map(BACKENDS.map((b) => [b.id, b.label]));
+  if (gpu.available) labels.set('webgpu', `WebGPU — ${gpu.text}`);
+  return { availability, preferred, labels };
 }
 
 function defaultConfig(backend: string): TrainConfig {
@@ -83,6 +89,7 @@ export function mountTrain(root: HTMLElement): () => void {
   const charts: LineChart[] = [];
   let field: FieldPlot | null = null;
   let availability = new Map<string, Availability>();
+  let labels = new Map<string, string>();
 
   const controls = h(
     'div',
@@ -365,7 +372,7 @@ export function mountTrain(root: HTMLElement): () => void {
     const backendSel = entrySelect(
       BACKENDS.map((x) => ({
         id: x.id,
-        label: x.label,
+        label: labels.get(x.id) ?? x.label,
         ...(availability.get(x.id) ?? { available: false, reason: 'probing' }),
       })),
       f.backend,
@@ -488,9 +495,10 @@ export function mountTrain(root: HTMLElement): () => void {
   };
 
   let alive = true;
-  void probeBackends().then(({ availability: a, preferred }) => {
+  void probeBackends().then(({ availability: a, preferred, labels: l }) => {
     if (!alive) return;
     availability = a;
+    labels = l;
     form ??= defaultConfig(preferred);
     buildControls();
     controls.dataset.ready = 'true';
