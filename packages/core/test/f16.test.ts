@@ -106,7 +106,7 @@ describe('f16 on the reference backend', () => {
     w.dispose();
   });
 
-  it('refuses f16 tensors on a backend that does not declare them', () => {
+  it('refuses f16 tensors on a backend that does not declare them', async () => {
     engine.registerBackend('f32only', () =>
       Object.assign(new JsBackend({ name: 'f32only' }), { dtypes: undefined }),
     );
@@ -114,6 +114,10 @@ describe('f16 on the reference backend', () => {
       expect(() => tensor([1], [1], { dtype: 'f16', backend: 'f32only' })).toThrow(
         /backend 'f32only' has no f16 tensors \(it stores f32, i32\)/,
       );
+      const h = tensor([1], [1], { dtype: 'f16', backend: 'js' });
+      expect(() => h.to('f32only')).toThrow(/^tensor\.to: backend 'f32only' has no f16 tensors/);
+      await expect(h.toAsync('f32only')).rejects.toThrow(/^tensor\.toAsync: backend 'f32only' has no f16/);
+      h.dispose();
       const x = tensor([1], [1], { backend: 'f32only' });
       expect(() => cast(x, 'f16')).toThrow(/^.*cast.*backend 'f32only' has no f16 tensors/);
       x.dispose();

@@ -567,6 +567,7 @@ export class WebGPUBackend implements Backend {
       runtime: this.deviceInfo.runtime,
       adapter: this.deviceInfo.adapter,
       features: this.deviceInfo.features,
+      dtypes: this.dtypes,
       adapterFeatures: this.deviceInfo.adapterFeatures,
       limits: this.limits,
       pipelineCreation: 'createComputePipeline (synchronous, cached per kernel + specialization)',

@@ -27,6 +27,7 @@ d('f16 on WebGPU', () => {
   it('stores f16 exactly when the device has shader-f16 (and only then)', () => {
     const has = backend.device.features.has('shader-f16');
     expect(backend.dtypes.includes('f16')).toBe(has);
+    expect(backend.info().dtypes).toEqual(backend.dtypes);
     if (!has) {
       expect(() => tensor([1], [1], { dtype: 'f16', backend: 'webgpu-f16' })).toThrow(/has no f16 tensors/);
     }

@@ -5,7 +5,7 @@
 import { backward, detach } from '../autograd/api.js';
 import type { BackwardOptions } from '../autograd/backward.js';
 import type { DType } from '../dtype.js';
-import { engine } from '../engine.js';
+import { checkBackendDType, engine } from '../engine.js';
 import { DescentError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
@@ -164,11 +164,13 @@ P.to = function (name) {
       `backend '${this.backend}' cannot read synchronously; use await tensor.toAsync('${name}')`,
     );
   }
-  return engine.makeTensor(target, this.shape, this.dtype, this.dataSync());
+  return engine.makeTensor(target, this.shape, this.dtype, this.dataSync(), 'tensor.to');
 };
 P.toAsync = async function (name) {
   this.assertAlive('tensor.toAsync');
   const target = await engine.initBackend(name);
   if (target === this.storage.backend) return detach(this);
-  return engine.makeTensor(target, this.shape, this.dtype, await this.data());
+  // Before reading: a target that does not store this dtype fails without a wasted read.
+  checkBackendDType('tensor.toAsync', target, this.dtype, this.shape);
+  return engine.makeTensor(target, this.shape, this.dtype, await this.data(), 'tensor.toAsync');
 };
