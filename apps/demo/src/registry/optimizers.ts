@@ -9,8 +9,12 @@ import type { OptimizerLike, Setting } from './types.js';
 export interface OptimizerEntry {
   id: string;
   label: string;
-  /** The @descent/optim class. */
-  ctor: OptimizerClass;
+  /** The @descent/optim class, built as `new ctor(params, options(sliders))` … */
+  ctor?: OptimizerClass;
+  /** … or a builder, for optimizers that wrap another one (SAM). */
+  build?: (params: Tensor[], options: Record<string, unknown>) => OptimizerLike;
+  /** `step` takes a closure that recomputes the loss and its gradient (SAM evaluates twice). */
+  closure?: boolean;
   settings: Setting[];
   options(v: Record<string, number>): Record<string, unknown>;
 }
@@ -167,6 +171,21 @@ export const OPTIMIZERS: OptimizerEntry[] = [
     }),
   },
   {
+    id: 'sam',
+    label: 'SAM (around SGD + momentum)',
+    settings: [
+      lr(0.5),
+      beta('momentum', 0.9, 'momentum'),
+      { key: 'rho', label: 'ρ (radius)', value: 0.05, min: 0.001, max: 1, log: true },
+    ],
+    options: (v) => ({ lr: v.lr, momentum: v.momentum, rho: v.rho }),
+    build: (params, o) =>
+      new optim.SAM(new optim.SGD(params, { lr: o.lr as number, momentum: o.momentum as number }), {
+        rho: o.rho as number,
+      }),
+    closure: true,
+  },
+  {
     id: 'shampoo',
     label: 'Shampoo',
     ctor: optim.Shampoo as unknown as OptimizerClass,
@@ -184,7 +203,10 @@ export function optimizerById(id: string): OptimizerEntry {
 /** Builds the optimizer over `params` from slider values (defaults fill the missing ones). */
 export function makeOptimizer(id: string, params: Tensor[], values: Record<string, number>): OptimizerLike {
   const entry = optimizerById(id);
-  return new entry.ctor(params, entry.options(settingValues(entry.settings, values)));
+  const options = entry.options(settingValues(entry.settings, values));
+  if (entry.build) return entry.build(params, options);
+  if (!entry.ctor) throw new Error(`optimizer entry '${id}' has neither a class nor a builder`);
+  return new entry.ctor(params, options);
 }
 
 /** The settings' defaults overridden by the given values. */

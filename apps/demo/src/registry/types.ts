@@ -23,7 +23,8 @@ export interface Availability {
 
 /** What the app uses of a @descent/optim optimizer (PyTorch-shaped). */
 export interface OptimizerLike {
-  step(): unknown;
+  /** SAM-style optimizers take a closure that recomputes the loss and calls backward(). */
+  step(closure?: () => unknown): unknown;
   zeroGrad(): void;
   dispose(): void;
   readonly groups: readonly { options: { lr: number } }[];

@@ -28,7 +28,7 @@ import { loadCheckpoint, readSafetensors, saveCheckpoint } from '@descent/models
 import { LRScheduler } from '@descent/optim';
 import { backendById } from '../registry/backends.js';
 import { modelById } from '../registry/models.js';
-import { makeOptimizer } from '../registry/optimizers.js';
+import { makeOptimizer, optimizerById } from '../registry/optimizers.js';
 import { scheduleById } from '../registry/schedules.js';
 import { type TaskEntry, taskById } from '../registry/tasks.js';
 import type { ModelLike, OptimizerLike, Split, TaskView } from '../registry/types.js';
@@ -213,7 +213,9 @@ function trainStep(r: Run): Tensor {
     }
     const l = crossEntropy(r.model.forward(x), y);
     l.backward();
-    r.opt.step();
+    if (optimizerById(r.config.optimizer).closure)
+      r.opt.step(() => crossEntropy(r.model.forward(x), y).backward());
+    else r.opt.step();
     return l;
   });
   r.scheduler.step();
