@@ -56,7 +56,11 @@ export function fmtMs(ms: number): string {
 
 function cell(r: KernelResult | undefined, c: BenchCase): string {
   if (!r) return '';
-  if (r.status === 'skipped') return 'n/a';
+  if (r.status === 'skipped') {
+    // Over the per-call budget after one measured call: show that call (not a median of ≥ 5).
+    const took = r.reason?.match(/one call took ([\d.]+) s/);
+    return took ? `1 call: ${took[1]} s (over budget)` : 'n/a';
+  }
   if (r.status === 'error') return 'error';
   const s = r.summary!;
   const rate =
@@ -387,7 +391,7 @@ function optimizerSection(res: BenchResults, charts: Record<string, string>): st
   if (!o) return '';
   const optims = [...new Set(o.results.map((r) => r.optimizer))];
   const workloads = [...new Set(o.results.map((r) => r.workload))];
-  let md = `## Optimizer benchmark (AlgoPerf-style)\n\nBackend: ${o.backend}. Each optimizer gets ${o.budget.trials} quasi-random (Halton) trials over its declared search space per workload; a workload's cost for an optimizer is the fastest trial that reached the validation target (∞ if none did). Score = normalized area under the performance profile ρ(τ) for τ ∈ [1, ${o.tauMax}] (1 = fastest on every workload, 0 = never reached a target).\n\n`;
+  let md = `## Optimizer benchmark (AlgoPerf-style)\n\nBackend: ${o.backend}. Each optimizer gets ${o.budget.trials} quasi-random (Halton) trials over its declared search space per workload${o.budget.maxTrialSeconds ? `, each capped at ${o.budget.maxTrialSeconds} s of training time` : ''}; a workload's cost for an optimizer is the fastest trial that reached the validation target (∞ if none did). Score = normalized area under the performance profile ρ(τ) for τ ∈ [1, ${o.tauMax}] (1 = fastest on every workload, 0 = never reached a target).\n\n`;
   md += '**Search spaces**\n\n| optimizer | hyperparameter ranges |\n|---|---|\n';
   for (const [k, sp] of Object.entries(o.searchSpaces))
     md += `| ${k} | ${Object.entries(sp)

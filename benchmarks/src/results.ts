@@ -50,6 +50,8 @@ export interface OptimizerTrial {
   seconds?: number;
   bestMetric: number;
   diverged?: boolean;
+  /** Stopped at the per-trial time budget. */
+  timedOut?: boolean;
 }
 
 export interface OptimizerWorkloadResult {
@@ -63,7 +65,7 @@ export interface OptimizerWorkloadResult {
 }
 
 export interface OptimizerBenchmark {
-  budget: { trials: number; maxSteps: Record<string, number> };
+  budget: { trials: number; maxSteps: Record<string, number>; maxTrialSeconds?: number };
   searchSpaces: Record<string, Record<string, [number, number, 'log' | 'linear']>>;
   results: OptimizerWorkloadResult[];
   /** Normalized area under the performance profile (τ ∈ [1, τmax]), on wall time. */

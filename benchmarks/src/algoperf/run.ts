@@ -51,6 +51,7 @@ async function runTrial(
   Ctor: OptimizerCtor,
   h: Record<string, number>,
   trial: number,
+  maxSeconds: number,
 ): Promise<OptimizerTrial> {
   const model = w.model();
   const params = model.parameters();
@@ -65,6 +66,9 @@ async function runTrial(
   let evalMs = 0;
   try {
     for (let step = 1; step <= w.maxSteps; step++) {
+      // AlgoPerf also caps each trial's runtime: a trial over the time budget has not reached the target.
+      if ((performance.now() - t0 - evalMs) / 1000 > maxSeconds)
+        return { trial, hparams: h, reached: false, bestMetric: best, timedOut: true };
       const idx = batchIndices(w.train.n, w.batch, step - 1, 1234);
       const xb = gather(w.train, idx, w.train.xShape, 'x');
       const yb = gather(w.train, idx, w.train.yShape, 'y');
@@ -133,6 +137,7 @@ export async function runOptimizerBenchmark(o: {
   if (o.quick)
     for (const e of available) if (!chosen.includes(e)) skipped[e.name] = 'not in the --quick subset';
   const trials = o.trials ?? (o.quick ? 2 : 5);
+  const maxTrialSeconds = o.quick ? 5 : 20;
   // --quick: two workloads, to keep the smoke run short on a loaded machine.
   const workloads = (await optWorkloads(o.quick)).filter((w) => !o.quick || w.id !== 'imbalanced-logistic');
   o.progress.grow(workloads.length * chosen.length);
@@ -145,7 +150,7 @@ export async function runOptimizerBenchmark(o: {
         o.progress.status(`optimizers ${w.id} · ${e.name} trial ${t + 1}/${trials}`);
         const h = trialPoint(e.space, t);
         try {
-          list.push(await runTrial(w, e, Ctor, h, t));
+          list.push(await runTrial(w, e, Ctor, h, t, maxTrialSeconds));
         } catch (err) {
           list.push({ trial: t, hparams: h, reached: false, bestMetric: Number.NaN, diverged: true });
           o.progress.log(`  ${e.name} on ${w.id} trial ${t}: ${(err as Error).message.split('\n')[0]}`);
@@ -170,7 +175,11 @@ export async function runOptimizerBenchmark(o: {
     return Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, profileArea(v, TAU_MAX)]));
   };
   return {
-    budget: { trials, maxSteps: Object.fromEntries(workloads.map((w) => [w.id, w.maxSteps])) },
+    budget: {
+      trials,
+      maxSteps: Object.fromEntries(workloads.map((w) => [w.id, w.maxSteps])),
+      maxTrialSeconds,
+    },
     searchSpaces: Object.fromEntries(chosen.map((e) => [e.name, e.space])),
     results,
     scores: score('bestSeconds'),
