@@ -164,6 +164,7 @@ export function mountLandscape(root: HTMLElement): () => void {
         steps: 300,
         seed: 1,
         logEvery: 25,
+        clip: 0,
       });
       await t.run(300);
       await new Promise<void>((resolve) => {

@@ -77,6 +77,7 @@ function defaultConfig(backend: string): TrainConfig {
     steps: Number(q.get('steps') ?? 1000),
     seed: Number(q.get('seed') ?? 1),
     logEvery: Number(q.get('logEvery') ?? 10),
+    clip: Number(q.get('clip') ?? 0),
   };
 }
 
@@ -131,11 +132,17 @@ export function mountTrain(root: HTMLElement): () => void {
   });
   const lrChart = new LineChart(chartBox(), { title: 'learning rate', series: [{ label: 'lr' }] });
   const spsChart = new LineChart(chartBox(), { title: 'steps / second', series: [{ label: 'steps/s' }] });
+  const gradChart = new LineChart(chartBox(), {
+    title: 'gradient norm (before clipping)',
+    series: [{ label: '‖g‖₂' }],
+    log: true,
+  });
+
   const memChart = new LineChart(chartBox(), {
     title: 'memory in use (MiB)',
     series: [{ label: 'live tensors' }, { label: 'backend total' }],
   });
-  charts.push(lossChart, accChart, lrChart, spsChart, memChart);
+  charts.push(lossChart, accChart, lrChart, gradChart, spsChart, memChart);
 
   let lastPlotted = -1;
   const plotMetrics = (m: Metrics) => {
@@ -144,6 +151,7 @@ export function mountTrain(root: HTMLElement): () => void {
     accChart.push(m.step, [m.accuracy, m.valAccuracy]);
     lrChart.push(m.step, [m.lr]);
     spsChart.push(m.step, [m.stepsPerSecond > 0 ? m.stepsPerSecond : null]);
+    gradChart.push(m.step, [Number.isFinite(m.gradNorm) ? m.gradNorm : null]);
     memChart.push(m.step, [m.bytes / 2 ** 20, m.backendBytes / 2 ** 20]);
   };
   const replot = () => {
@@ -382,14 +390,16 @@ export function mountTrain(root: HTMLElement): () => void {
       },
       'backend',
     );
-    const num = (key: 'steps' | 'seed', min: number) =>
+    const num = (key: 'steps' | 'seed' | 'clip', min: number, integer = true) =>
       h('input', {
         type: 'number',
         min: String(min),
+        step: integer ? '1' : 'any',
         value: String(f[key]),
         'data-input': key,
         onchange: (ev: Event & { target: HTMLInputElement }) => {
-          f[key] = Math.max(min, Math.round(Number(ev.target.value)));
+          const v = Math.max(min, Number(ev.target.value) || 0);
+          f[key] = integer ? Math.round(v) : v;
           markDirty();
         },
       });
@@ -476,6 +486,7 @@ export function mountTrain(root: HTMLElement): () => void {
       field('learning-rate schedule', schedSel),
       field('steps', num('steps', 1)),
       field('seed', num('seed', 0)),
+      field('clip gradient norm at (0: off)', num('clip', 0, false)),
       field('backend', backendSel),
       h('div', { class: 'buttons' }, startBtn, pauseBtn, resetBtn),
       h('h3', {}, 'Checkpoint (safetensors)'),

@@ -14,6 +14,8 @@ export interface TrainConfig {
   seed: number;
   /** Metrics are read back and posted every this many steps. */
   logEvery: number;
+  /** Clip the global gradient norm to this (0: no clipping). */
+  clip: number;
 }
 
 export interface Metrics {
@@ -23,6 +25,8 @@ export interface Metrics {
   valLoss: number;
   valAccuracy: number;
   lr: number;
+  /** Global gradient norm of the last step, before clipping (NaN when not measured). */
+  gradNorm: number;
   stepsPerSecond: number;
   /** Bytes of live tensors and how many (from @descent/core's memory()). */
   bytes: number;

@@ -25,7 +25,7 @@ import {
   tidy,
 } from '@descent/core';
 import { loadCheckpoint, readSafetensors, saveCheckpoint } from '@descent/models';
-import { LRScheduler } from '@descent/optim';
+import { clipGradNorm, LRScheduler } from '@descent/optim';
 import { backendById } from '../registry/backends.js';
 import { modelById } from '../registry/models.js';
 import { makeOptimizer, optimizerById } from '../registry/optimizers.js';
@@ -195,9 +195,16 @@ function current(): Run {
   return run;
 }
 
-/** One optimizer step; returns the (kept) loss tensor, read back only when metrics are due. */
-function trainStep(r: Run): Tensor {
-  const loss = tidy(() => {
+/** One step's outputs, kept past the step's tidy scope and read back only when metrics are due. */
+interface StepOut {
+  loss: Tensor;
+  /** Global gradient norm before clipping (measured when clipping, or when `wantNorm`). */
+  gradNorm: Tensor | null;
+}
+
+/** One optimizer step (with gradient clipping when configured). */
+function trainStep(r: Run, wantNorm: boolean): StepOut {
+  const out = tidy((): StepOut => {
     r.opt.zeroGrad();
     let x: Tensor;
     let y: Tensor;
@@ -211,15 +218,19 @@ function trainStep(r: Run): Tensor {
         [rows.length],
       );
     }
-    const l = crossEntropy(r.model.forward(x), y);
-    l.backward();
+    const loss = crossEntropy(r.model.forward(x), y);
+    loss.backward();
+    // clipGradNorm scales the gradients to at most `clip` and returns their norm before; with an
+    // infinite bound it only measures
+    const clip = r.config.clip > 0 ? r.config.clip : wantNorm ? Number.POSITIVE_INFINITY : 0;
+    const gradNorm = clip > 0 ? clipGradNorm(r.model.module.parameters(), clip) : null;
     if (optimizerById(r.config.optimizer).closure)
       r.opt.step(() => crossEntropy(r.model.forward(x), y).backward());
     else r.opt.step();
-    return l;
+    return { loss, gradNorm };
   });
   r.scheduler.step();
-  return loss;
+  return out;
 }
 
 /** Loss and accuracy of the model on a fixed set, in eval mode (batch norm uses running statistics). */
@@ -241,7 +252,12 @@ async function evaluate(r: Run, which: 'train' | 'val'): Promise<{ loss: number;
   }
 }
 
-async function metrics(r: Run, trainLoss: number, stepsPerSecond: number): Promise<Metrics> {
+async function metrics(
+  r: Run,
+  trainLoss: number,
+  stepsPerSecond: number,
+  gradNorm = Number.NaN,
+): Promise<Metrics> {
   const [train, val] = [await evaluate(r, 'train'), await evaluate(r, 'val')];
   const mem = memory();
   return {
@@ -251,6 +267,7 @@ async function metrics(r: Run, trainLoss: number, stepsPerSecond: number): Promi
     valLoss: val.loss,
     valAccuracy: val.accuracy,
     lr: r.opt.groups[0].options.lr,
+    gradNorm,
     stepsPerSecond,
     bytes: mem.bytes,
     tensors: mem.tensors,
@@ -299,14 +316,16 @@ async function loop(): Promise<void> {
     while (running && run === r && r.step < until) {
       const t0 = performance.now();
       const first = r.step;
-      let loss: Tensor | null = null;
+      let out: StepOut | null = null;
       do {
-        loss?.dispose();
-        loss = trainStep(r);
+        if (out) dispose(out.loss, out.gradNorm);
+        const last = (r.step + 1) % r.config.logEvery === 0 || r.step + 1 >= until;
+        out = trainStep(r, last);
         r.step++;
       } while (r.step % r.config.logEvery !== 0 && r.step < until);
-      const value = (await loss.data())[0];
-      loss.dispose();
+      const value = (await out.loss.data())[0];
+      const gradNorm = out.gradNorm ? (await out.gradNorm.data())[0] : Number.NaN;
+      dispose(out.loss, out.gradNorm);
       const sps = ((r.step - first) * 1000) / Math.max(1e-3, performance.now() - t0);
       lastSps = sps;
       if (!Number.isFinite(value)) {
@@ -316,7 +335,7 @@ async function loop(): Promise<void> {
           message: `the loss became ${value} at step ${r.step} (learning rate too high?)`,
         });
       }
-      post({ type: 'metrics', metrics: await metrics(r, value, sps) });
+      post({ type: 'metrics', metrics: await metrics(r, value, sps, gradNorm) });
       if (++rounds % PICTURE_EVERY === 0 || r.step >= until) await postPictures(r);
       await yieldToEvents();
     }
