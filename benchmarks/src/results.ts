@@ -62,6 +62,8 @@ export interface OptimizerWorkloadResult {
   /** Best trial (fewest steps to target); Infinity when none reached it. */
   bestSteps: number;
   bestSeconds: number;
+  /** Anything unusual about this cell (e.g. a trial stopped by hand). */
+  note?: string;
 }
 
 export interface OptimizerBenchmark {
