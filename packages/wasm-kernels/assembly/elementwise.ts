@@ -35,13 +35,11 @@ class Relu {
 }
 class Sigmoid { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsigmoid(x); } }
 class Tanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vtanh(x); } }
-class Silu {
-  // x·σ(βx); β = 1 (SiLU) takes the accurate path for the far-left tail
-  @inline f(x: v128, p0: v128, p1: v128): v128 {
-    const b = f32x4.mul(x, p0);
-    return v128.bitselect(vsilu(x), f32x4.mul(x, vsigmoid(b)), f32x4.eq(p0, splat(1.0)));
-  }
-}
+// silu(x) = x·σ(βx). β is uniform over a call, so unary_f32 picks the map once: β = 1 (SiLU) takes
+// vsilu's path (accurate in the far-left tail), any other β the plain product. (Selecting per vector
+// evaluated both paths: twice the transcendental work.)
+class Silu { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsilu(x); } }
+class SiluBeta { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.mul(x, vsigmoid(f32x4.mul(x, p0))); } }
 class GeluErf { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluErf(x); } }
 class GeluTanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluTanh(x); } }
 class Softplus { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsoftplus(x); } }
@@ -154,7 +152,7 @@ export function unary_f32(op: i32, x: usize, y: usize, n: i32, p0: f32, p1: f32)
     case U_RELU: mapUnary<Relu>(x, y, n, a, b); break;
     case U_SIGMOID: mapUnary<Sigmoid>(x, y, n, a, b); break;
     case U_TANH: mapUnary<Tanh>(x, y, n, a, b); break;
-    case U_SILU: mapUnary<Silu>(x, y, n, a, b); break;
+    case U_SILU: if (p0 == 1) mapUnary<Silu>(x, y, n, a, b); else mapUnary<SiluBeta>(x, y, n, a, b); break;
     case U_GELU_ERF: mapUnary<GeluErf>(x, y, n, a, b); break;
     case U_GELU_TANH: mapUnary<GeluTanh>(x, y, n, a, b); break;
     case U_SOFTPLUS: mapUnary<Softplus>(x, y, n, a, b); break;
