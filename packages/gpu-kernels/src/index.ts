@@ -93,7 +93,14 @@ export async function probeWebGPU(gpu?: GPULike): Promise<WebGPUProbe> {
   for (const k of LIMITS) limits[k] = Number(adapter.limits[k]);
   return {
     available: true,
-    adapter: { ...(adapter.info ?? {}), fallback: adapter.isFallbackAdapter ?? false },
+    // Field by field: in browsers GPUAdapterInfo's fields are prototype getters, so a spread copies nothing.
+    adapter: {
+      vendor: adapter.info?.vendor,
+      architecture: adapter.info?.architecture,
+      device: adapter.info?.device,
+      description: adapter.info?.description,
+      fallback: adapter.isFallbackAdapter ?? false,
+    },
     features: [...adapter.features].sort(),
     limits,
   };

@@ -33,6 +33,23 @@ describe('probeWebGPU', () => {
     expect(p.adapter).toEqual({ vendor: 'mesa', description: 'llvmpipe', fallback: true });
   });
 
+  it('reads adapter info exposed as prototype getters (as browsers do)', async () => {
+    class Info {
+      get vendor() {
+        return 'google';
+      }
+      get architecture() {
+        return 'swiftshader';
+      }
+    }
+    const fake = {
+      requestAdapter: async () => ({ features: new Set<string>(), limits: {}, info: new Info() }),
+    };
+    const p = await probeWebGPU(fake);
+    expect(p.adapter?.vendor).toBe('google');
+    expect(p.adapter?.architecture).toBe('swiftshader');
+  });
+
   it('turns adapter failures into a reason', async () => {
     expect((await probeWebGPU({ requestAdapter: async () => null })).reason).toMatch(/returned null/);
     expect(
