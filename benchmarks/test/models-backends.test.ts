@@ -64,24 +64,10 @@ import {
 import { SGD } from '@descent/optim';
 import { createWasmBackend } from '@descent/wasm-kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webgpuEnv } from '../src/node-impls.js';
 
-// WebGPU in Node without a GPU: Mesa lavapipe, pointed at by the benchmarks' own helper (the env
-// vars of packages/gpu-kernels/test/setup-env.ts), before the `webgpu` package loads — hence the
-// dynamic import below.
-webgpuEnv();
-const gpu = await import('@descent/gpu-kernels');
-/** Whether a WebGPU device can be acquired here (a missing one fails under CI=true, never skips silently). */
-const webgpu = await gpu.acquireDevice().then(
-  ({ device }) => {
-    device.destroy();
-    return { available: true, reason: '' };
-  },
-  (e: Error) => ({ available: false, reason: e.message }),
-);
-if (!webgpu.available && process.env.CI === 'true')
-  throw new Error(`CI=true but no WebGPU adapter: ${webgpu.reason}`);
-if (!webgpu.available) console.warn(`[models-backends] skipping WebGPU: ${webgpu.reason}`);
+import { gpu, requireWebGPUInCI, webgpu } from './node-webgpu.js';
+
+requireWebGPUInCI('models-backends');
 
 const BACKENDS = ['wasm', ...(webgpu.available ? ['webgpu'] : [])];
 const REF = 'js64';

@@ -5,9 +5,6 @@
  * (flat buffers) against per-tensor updates on the same backend. This lives with the benchmarks
  * because it is the one package that may depend on every other (optim may import only core).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { engine, noGrad, normalValues, type Tensor, tensor } from '@descent/core';
 import {
   Adadelta,
@@ -25,27 +22,9 @@ import {
 import { createWasmBackend } from '@descent/wasm-kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-// WebGPU in Node without a GPU: Mesa lavapipe, as packages/gpu-kernels/test/setup-env.ts sets up
-// (before the `webgpu` package loads, hence the dynamic import below).
-const lavapipe = resolve(import.meta.dirname, '../../.cache/lavapipe/lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && existsSync(lavapipe)) process.env.VK_ICD_FILENAMES = lavapipe;
-if (!process.env.XDG_RUNTIME_DIR) {
-  const dir = join(tmpdir(), `descent-xdg-${process.getuid?.() ?? 'user'}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  process.env.XDG_RUNTIME_DIR = dir;
-}
-const gpu = await import('@descent/gpu-kernels');
-/** Whether a WebGPU device can be acquired here (a missing one fails under CI=true, never skips silently). */
-const webgpu = await gpu.acquireDevice().then(
-  ({ device }) => {
-    device.destroy();
-    return { available: true, reason: '' };
-  },
-  (e: Error) => ({ available: false, reason: e.message }),
-);
-const CI = process.env.CI === 'true';
-if (!webgpu.available && CI) throw new Error(`CI=true but no WebGPU adapter: ${webgpu.reason}`);
-if (!webgpu.available) console.warn(`[optim-backends] skipping WebGPU: ${webgpu.reason}`);
+import { gpu, requireWebGPUInCI, webgpu } from './node-webgpu.js';
+
+requireWebGPUInCI('optim-backends');
 
 const BACKENDS = ['wasm', ...(webgpu.available ? ['webgpu'] : [])];
 const SHAPES = [[3, 7], [5], [], [70]];

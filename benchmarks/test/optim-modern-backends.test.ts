@@ -4,9 +4,6 @@
  * packages/optim/test holds to plain float64 implementations of each algorithm. Lives with the
  * benchmarks, the one package that may depend on every other (optim may import only core).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { engine, full, noGrad, normalValues, type Tensor, tensor } from '@descent/core';
 import {
   Adafactor,
@@ -23,26 +20,9 @@ import {
 import { createWasmBackend } from '@descent/wasm-kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-// WebGPU in Node without a GPU: Mesa lavapipe, as packages/gpu-kernels/test/setup-env.ts sets up
-// (before the `webgpu` package loads, hence the dynamic import below).
-const lavapipe = resolve(import.meta.dirname, '../../.cache/lavapipe/lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && existsSync(lavapipe)) process.env.VK_ICD_FILENAMES = lavapipe;
-if (!process.env.XDG_RUNTIME_DIR) {
-  const dir = join(tmpdir(), `descent-xdg-${process.getuid?.() ?? 'user'}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  process.env.XDG_RUNTIME_DIR = dir;
-}
-const gpu = await import('@descent/gpu-kernels');
-const webgpu = await gpu.acquireDevice().then(
-  ({ device }) => {
-    device.destroy();
-    return { available: true, reason: '' };
-  },
-  (e: Error) => ({ available: false, reason: e.message }),
-);
-if (!webgpu.available && process.env.CI === 'true')
-  throw new Error(`CI=true but no WebGPU adapter: ${webgpu.reason}`);
-if (!webgpu.available) console.warn(`[optim-modern-backends] skipping WebGPU: ${webgpu.reason}`);
+import { gpu, requireWebGPUInCI, webgpu } from './node-webgpu.js';
+
+requireWebGPUInCI('optim-modern-backends');
 
 const BACKENDS = ['wasm', ...(webgpu.available ? ['webgpu'] : [])];
 const SHAPES = [[3, 7], [5], [], [2, 3, 4]];
