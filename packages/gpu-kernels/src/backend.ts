@@ -145,19 +145,71 @@ class UniformArena {
   }
 }
 
+/** What a dispatch belongs to, for error messages: the op and its tensors. */
+interface OpLabel {
+  op: string;
+  inputs: readonly TensorInfo[];
+  outputs: readonly TensorInfo[];
+}
+
+function describeOp(l: OpLabel): string {
+  return `op '${l.op}' (inputs ${describeTensors(l.inputs)} → outputs ${describeTensors(l.outputs)})`;
+}
+
 /**
- * The WebGPU backend. It owns a device, a buffer pool, a pipeline cache and one command encoder that
- * collects every dispatch until a `read()` or `flush()` (or `maxDispatchesPerSubmit`) submits it.
+ * A cached compute pipeline. `createComputePipelineAsync` fills `pipeline` when it resolves; a failed
+ * creation sets `failed`, records the error (naming the op that first asked for it) and leaves the
+ * cache, so a later use tries again. `settled` never rejects.
+ */
+interface PipelineEntry {
+  pipeline: GPUComputePipeline | null;
+  settled: Promise<void>;
+  done: boolean;
+  failed: boolean;
+}
+
+/**
+ * One recorded command of the open batch. Commands are encoded (in order, into one command encoder)
+ * only when the batch is submitted, because a dispatch may be recorded before its pipeline exists.
+ */
+type BatchCommand =
+  | {
+      kind: 'dispatch';
+      entry: PipelineEntry;
+      bindGroup: GPUBindGroup;
+      workgroups: readonly [number, number, number];
+    }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; bytes: number };
+
+/** Timestamp pairs (one compute pass each) per query set of a `timeGPU` measurement. */
+const PASSES_PER_QUERY_SET = 128;
+const QUERY_RESOLVE_USAGE = 0x200 | 0x04; // QUERY_RESOLVE | COPY_SRC
+
+/** The GPU time of the work submitted while `fn` ran (see `WebGPUBackend.timeGPU`). */
+export interface GPUTiming<T> {
+  result: T;
+  /** Σ over the timed compute passes of (end − begin) timestamp, in ms. */
+  gpuMs: number;
+  /** Compute passes timed (a batch is one pass, split where a read copies a buffer out). */
+  passes: number;
+}
+
+/**
+ * The WebGPU backend. It owns a device, a buffer pool, a pipeline cache and one open batch of
+ * commands that collects every dispatch until a `read()` or `flush()` (or `maxDispatchesPerSubmit`)
+ * submits it as one command buffer.
  *
- * Pipelines are created with the synchronous `createComputePipeline` on first use and cached by
- * kernel + specialization (`runKernel` is synchronous, so it cannot await
- * `createComputePipelineAsync`; Dawn compiles on its own threads either way). Shapes and attrs are
- * passed as uniforms, so one pipeline serves every shape.
+ * Pipelines are created with `createComputePipelineAsync` and cached by kernel + specialization
+ * (shapes and attrs are uniforms, so one pipeline serves every shape). `runKernel` stays synchronous:
+ * a dispatch whose pipeline is still compiling is recorded with its bind group and uniforms, and the
+ * batch is encoded and submitted once every pipeline it uses has resolved — `read()` and `flush()`
+ * are async and wait for that; the `maxDispatchesPerSubmit` submit happens at the first `runKernel`
+ * after the compiles finished. `ready()` waits for every compile started so far (a warm-up).
  *
  * Errors: each `runKernel` runs inside validation and out-of-memory error scopes; WebGPU reports
- * them asynchronously, so the first error is rethrown, naming the op, by the next `read()` or
- * `flush()`. Errors that can be seen up front (a binding over the device's limit) throw at once.
- * A lost device makes every later call throw an error that says so.
+ * them asynchronously, so the first error (a failed pipeline creation included) is rethrown, naming
+ * the op, by the next `read()` or `flush()`. Errors that can be seen up front (a binding over the
+ * device's limit) throw at once. A lost device makes every later call throw an error that says so.
  */
 export class WebGPUBackend implements Backend {
   readonly name: string;
@@ -172,22 +224,30 @@ export class WebGPUBackend implements Backend {
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
   private readonly uniforms: UniformArena;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, PipelineEntry>();
+  /** Pipelines whose creation has not settled yet (for `ready()`). */
+  private readonly compiling = new Set<PipelineEntry>();
   private readonly layouts = new Map<string, { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout }>();
-  private encoder: GPUCommandEncoder | null = null;
-  private pass: GPUComputePassEncoder | null = null;
+  /** The open batch: commands recorded since the last submit, encoded when it is submitted. */
+  private batch: BatchCommand[] = [];
+  /** Pipelines of the open batch that were still compiling when recorded. */
+  private readonly batchWaits = new Set<PipelineEntry>();
   private dispatches = 0;
   private batchOps: string[] = [];
   private readonly maxDispatches: number;
   private liveElementBytes = 0;
   private liveTensors = 0;
   private peakBytes = 0;
+  /** Batches submitted so far; the open batch is number `submits`. */
   private submits = 0;
   private totalDispatches = 0;
   private readonly scopes = new Set<Promise<void>>();
   private firstError: Error | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private disposed = false;
+  /** Query sets of `timeGPU` (kept for the next measurement), and the measurement running now. */
+  private readonly querySets: GPUQuerySet[] = [];
+  private timedPasses: number | null = null;
   /** Resolves when the device is lost (after which every call throws `WebGPUDeviceLostError`). */
   readonly lost: Promise<WebGPUDeviceLostError>;
 
@@ -277,7 +337,8 @@ export class WebGPUBackend implements Backend {
       s.buffer = null;
       return;
     }
-    this.pool.release(s.buffer, this.encoder !== null);
+    // Recorded, unsubmitted commands may still use it: then it must not take an upload yet.
+    this.pool.release(s.buffer, this.batch.length > 0);
     s.buffer = null;
   }
 
@@ -298,6 +359,11 @@ export class WebGPUBackend implements Backend {
     return new GPUStorage(s.live, size, s.dtype, s.offset + offset, s.base ?? s);
   }
 
+  /**
+   * Reads a tensor back. The copy is recorded in the open batch at once (so freeing the tensor right
+   * after calling `read` is safe), then the batch is submitted — after the pipelines it uses have
+   * compiled — and the staging buffer mapped.
+   */
   async read(data: DataId, dtype: DType, size: number): Promise<DataArray> {
     this.checkUsable('read');
     const s = data as GPUStorage;
@@ -309,9 +375,14 @@ export class WebGPUBackend implements Backend {
     }
     const bytes = storageBytes(size, dtype);
     const staging = this.staging.acquire(bytes, true);
-    this.endPass();
-    this.openEncoder().copyBufferToBuffer(s.live!, s.offset * bytesPerElement(dtype), staging, 0, bytes);
-    this.submit();
+    const srcOffset = s.offset * bytesPerElement(dtype);
+    this.batch.push({ kind: 'copy', src: s.live, srcOffset, dst: staging, bytes });
+    try {
+      await this.submitThrough(this.submits, 'read');
+    } catch (e) {
+      this.staging.release(staging, false);
+      throw e;
+    }
     try {
       await staging.mapAsync(MAP_READ, 0, bytes);
     } catch (e) {
@@ -331,11 +402,129 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  /** Submits the recorded dispatches; rejects with the first WebGPU error of the work so far. */
+  /**
+   * Submits the recorded dispatches — once the pipelines they use have compiled, so it waits for any
+   * `createComputePipelineAsync` still running for them — and rejects with the first WebGPU error of
+   * the work so far (pipeline-creation errors included). Async: a caller that does not await it gets
+   * the submit as soon as the compiles finish, and its errors from the next `read()`/`flush()`.
+   */
   async flush(): Promise<void> {
     this.checkUsable('flush');
-    this.submit();
+    await this.submitThrough(this.submits, 'flush');
     await this.throwPendingErrors();
+  }
+
+  /**
+   * Resolves when every pipeline creation started so far has finished, and rejects with the first
+   * error so far (as `flush()`), without submitting anything. A warm-up: record the ops a program
+   * will run (e.g. one training step), `await backend.ready()`, and later runs find every pipeline
+   * compiled.
+   */
+  async ready(): Promise<void> {
+    this.checkUsable('ready');
+    const waiting = [...this.compiling].map((e) => e.settled);
+    if (waiting.length) await Promise.race([Promise.all(waiting), this.lost]);
+    this.checkUsable('ready');
+    await this.throwPendingErrors();
+  }
+
+  /** True when the device has `timestamp-query`, so `timeGPU` can measure. */
+  get canTimeGPU(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Runs `fn` and measures the GPU time of the work it submits: every compute pass submitted while
+   * `fn` runs (and the final flush) writes a timestamp at its start and end into a query set, and
+   * `gpuMs` is the sum of (end − begin) over those passes. Work recorded before the call is flushed
+   * first and not counted; copies (reads) and the gaps between passes and submits are not counted.
+   * Timestamps are as the implementation gives them (Dawn and Chromium quantize them, by default
+   * to 2¹⁶ ns and 100 µs). Calls do not nest. Throws when the device has no `timestamp-query`.
+   */
+  async timeGPU<T>(fn: () => T | Promise<T>): Promise<GPUTiming<T>> {
+    this.checkUsable('timeGPU');
+    if (!this.canTimeGPU)
+      throw new DescentError(
+        'webgpu timeGPU',
+        `no timestamp-query on this adapter (features: ${[...this.device.features].sort().join(', ')})`,
+      );
+    if (this.timedPasses !== null) throw new Error('webgpu timeGPU: a measurement is already running');
+    await this.flush();
+    this.timedPasses = 0;
+    let result: T;
+    let passes: number;
+    try {
+      result = await fn();
+      await this.flush();
+    } finally {
+      passes = this.timedPasses;
+      this.timedPasses = null;
+    }
+    return { result, gpuMs: await this.readTimestamps(passes), passes };
+  }
+
+  /** The query-set slot of the next timed compute pass, or undefined when nothing is timed. */
+  private timestampWrites(): GPUComputePassTimestampWrites | undefined {
+    if (this.timedPasses === null) return undefined;
+    const pass = this.timedPasses++;
+    const set = Math.floor(pass / PASSES_PER_QUERY_SET);
+    while (this.querySets.length <= set)
+      this.querySets.push(
+        this.device.createQuerySet({ type: 'timestamp', count: 2 * PASSES_PER_QUERY_SET, label: 'timeGPU' }),
+      );
+    const slot = pass % PASSES_PER_QUERY_SET;
+    return {
+      querySet: this.querySets[set],
+      beginningOfPassWriteIndex: 2 * slot,
+      endOfPassWriteIndex: 2 * slot + 1,
+    };
+  }
+
+  /** Resolves the first `passes` timestamp pairs and sums end − begin (ns → ms). */
+  private async readTimestamps(passes: number): Promise<number> {
+    if (passes === 0) return 0;
+    const sets = Math.ceil(passes / PASSES_PER_QUERY_SET);
+    const setBytes = 2 * PASSES_PER_QUERY_SET * 8; // a multiple of resolveQuerySet's 256-byte alignment
+    const bytes = sets * setBytes;
+    const resolve = this.device.createBuffer({
+      size: bytes,
+      usage: QUERY_RESOLVE_USAGE,
+      label: 'timestamps',
+    });
+    const staging = this.staging.acquire(bytes, true);
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    try {
+      const enc = this.device.createCommandEncoder({ label: 'timeGPU resolve' });
+      for (let k = 0; k < sets; k++) {
+        const n = Math.min(PASSES_PER_QUERY_SET, passes - k * PASSES_PER_QUERY_SET);
+        enc.resolveQuerySet(this.querySets[k], 0, 2 * n, resolve, k * setBytes);
+      }
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+      this.device.queue.submit([enc.finish()]);
+    } finally {
+      this.popScopes(`timeGPU (resolving ${passes} timestamp pairs)`);
+    }
+    try {
+      await staging.mapAsync(MAP_READ, 0, bytes);
+      const t = new BigUint64Array(staging.getMappedRange(0, bytes));
+      let ns = 0;
+      for (let p = 0; p < passes; p++) {
+        const base = Math.floor(p / PASSES_PER_QUERY_SET) * 2 * PASSES_PER_QUERY_SET;
+        const slot = p % PASSES_PER_QUERY_SET;
+        const begin = t[base + 2 * slot];
+        const end = t[base + 2 * slot + 1];
+        // A pass shorter than the timestamp quantum may read end == begin; never negative.
+        if (end > begin) ns += Number(end - begin);
+      }
+      staging.unmap();
+      return ns / 1e6;
+    } finally {
+      this.staging.release(staging, false);
+      resolve.destroy();
+      this.checkUsable('timeGPU');
+      await this.throwPendingErrors();
+    }
   }
 
   // ------------------------------------------------------------------------------ kernels
@@ -357,6 +546,7 @@ export class WebGPUBackend implements Backend {
     this.checkUsable(name);
     const kernel = GPU_KERNELS[name];
     if (!kernel) throw new Error(`backend '${this.name}' has no kernel for op '${name}'`);
+    const label: OpLabel = { op: name, inputs, outputs };
     const ctx: KernelContext = {
       op: name,
       limits: this.limits,
@@ -365,7 +555,7 @@ export class WebGPUBackend implements Backend {
       split: [...inputs, ...outputs].some((t) => t.dtype === 'f16')
         ? { ...this.splitLimits, alignElements: this.splitLimits.alignElements * 2 }
         : this.splitLimits,
-      dispatch: (spec) => this.dispatch(name, spec),
+      dispatch: (spec) => this.dispatch(label, spec),
       scratch: (size, dtype) => {
         const data = this.allocate(size, dtype);
         scratch.push(data);
@@ -379,15 +569,14 @@ export class WebGPUBackend implements Backend {
       kernel(ctx, inputs, outputs, attrs);
     } finally {
       for (const d of scratch) this.free(d);
-      this.popScopes(
-        `op '${name}' (inputs ${describeTensors(inputs)} → outputs ${describeTensors(outputs)})`,
-      );
+      this.popScopes(describeOp(label));
     }
     this.batchOps.push(name);
-    if (this.dispatches >= this.maxDispatches) this.submit();
+    if (this.dispatches >= this.maxDispatches) this.submitIfCompiled();
   }
 
-  private dispatch(op: string, spec: DispatchSpec): void {
+  private dispatch(label: OpLabel, spec: DispatchSpec): void {
+    const op = label.op;
     const { maxElements, alignElements } = this.splitLimits;
     const bindings = [...spec.inputs, ...spec.outputs];
     const windows = bindings.map((t, i) => spec.windows?.[i] ?? { offset: 0, size: t.size });
@@ -407,8 +596,12 @@ export class WebGPUBackend implements Backend {
           `webgpu ${op}: binding window ${JSON.stringify(w)} of a ${t.size}-element tensor is invalid`,
         );
     });
+    const [x, y, z] = spec.workgroups;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension || 65535;
+    if (x > maxDim || y > maxDim || z > maxDim)
+      throw new Error(`webgpu ${op}: dispatch [${x}, ${y}, ${z}] is over ${maxDim} workgroups per dimension`);
     const { pl, bgl } = this.layout(spec.inputs.length, spec.outputs.length);
-    const pipeline = this.pipeline(spec.key, spec.wgsl, pl);
+    const entry = this.pipeline(spec.key, spec.wgsl, pl, label);
     const u = this.uniforms.push(spec.params.toArray());
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: u.buffer, offset: u.offset, size: u.size } },
@@ -427,15 +620,12 @@ export class WebGPUBackend implements Backend {
         },
       });
     });
+    // The bind group is made now (its validation errors name this op); the pipeline may come later.
     const bindGroup = this.device.createBindGroup({ layout: bgl, entries, label: spec.key });
-    const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    const [x, y, z] = spec.workgroups;
-    const maxDim = this.limits.maxComputeWorkgroupsPerDimension || 65535;
-    if (x > maxDim || y > maxDim || z > maxDim)
-      throw new Error(`webgpu ${op}: dispatch [${x}, ${y}, ${z}] is over ${maxDim} workgroups per dimension`);
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (x > 0 && y > 0 && z > 0) {
+      this.batch.push({ kind: 'dispatch', entry, bindGroup, workgroups: [x, y, z] });
+      if (!entry.done) this.batchWaits.add(entry);
+    }
     this.dispatches++;
     this.totalDispatches++;
   }
@@ -459,50 +649,123 @@ export class WebGPUBackend implements Backend {
     return l;
   }
 
-  private pipeline(key: string, wgsl: () => string, layout: GPUPipelineLayout): GPUComputePipeline {
-    let p = this.pipelines.get(key);
-    if (!p) {
-      const module = this.device.createShaderModule({ code: wgsl(), label: key });
-      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' }, label: key });
-      this.pipelines.set(key, p);
+  /**
+   * The cached pipeline for `key`, or a new entry whose `createComputePipelineAsync` is under way.
+   * The shader module is made synchronously, inside the op's error scopes, so a WGSL error names the
+   * op; a rejected pipeline creation (GPUPipelineError) is recorded naming the op that asked first.
+   */
+  private pipeline(
+    key: string,
+    wgsl: () => string,
+    layout: GPUPipelineLayout,
+    label: OpLabel,
+  ): PipelineEntry {
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    const module = this.device.createShaderModule({ code: wgsl(), label: key });
+    const entry: PipelineEntry = { pipeline: null, settled: Promise.resolve(), done: false, failed: false };
+    entry.settled = this.device
+      .createComputePipelineAsync({ layout, compute: { module, entryPoint: 'main' }, label: key })
+      .then(
+        (p) => {
+          entry.pipeline = p;
+        },
+        (e: unknown) => {
+          entry.failed = true;
+          if (this.pipelines.get(key) === entry) this.pipelines.delete(key);
+          const reason = (e as { reason?: string }).reason ?? 'pipeline';
+          this.recordError(
+            `WebGPU ${reason} error in ${describeOp(label)}: creating the compute pipeline '${key}' failed: ` +
+              `${(e as Error).message}`,
+          );
+        },
+      )
+      .finally(() => {
+        entry.done = true;
+        this.compiling.delete(entry);
+      });
+    this.pipelines.set(key, entry);
+    this.compiling.add(entry);
+    return entry;
+  }
+
+  // ------------------------------------------------------------------------------ batch
+
+  /** Pipelines of the open batch still compiling (forgetting those that finished). */
+  private batchCompiling(): PipelineEntry[] {
+    for (const e of this.batchWaits) if (e.done) this.batchWaits.delete(e);
+    return [...this.batchWaits];
+  }
+
+  /** Submits the open batch if every pipeline it uses has compiled (else it keeps collecting). */
+  private submitIfCompiled(): void {
+    if (this.batch.length && this.batchCompiling().length === 0) this.submit();
+  }
+
+  /**
+   * Waits until batch number `n` (the batch open when the caller recorded its last command) is
+   * submitted: while pipelines of the open batch are compiling it waits for them (or for device loss),
+   * then submits. Other callers may record commands or submit during the waits; submits keep the
+   * recording order either way.
+   */
+  private async submitThrough(n: number, what: string): Promise<void> {
+    while (this.submits <= n && this.batch.length) {
+      const waiting = this.batchCompiling();
+      if (waiting.length === 0) {
+        this.submit();
+        break;
+      }
+      await Promise.race([Promise.all(waiting.map((e) => e.settled)), this.lost]);
+      this.checkUsable(what);
     }
-    return p;
   }
 
-  // ------------------------------------------------------------------------------ encoder
-
-  private openEncoder(): GPUCommandEncoder {
-    this.encoder ??= this.device.createCommandEncoder({ label: 'descent batch' });
-    return this.encoder;
-  }
-
-  private openPass(): GPUComputePassEncoder {
-    this.pass ??= this.openEncoder().beginComputePass();
-    return this.pass;
-  }
-
-  private endPass(): void {
-    this.pass?.end();
-    this.pass = null;
-  }
-
+  /**
+   * Encodes the open batch into one command encoder — dispatches into compute passes, a pass ended
+   * where a copy comes — uploads its uniform blocks and submits it. Every pipeline it uses must have
+   * settled; dispatches whose pipeline failed are left out (the error is already recorded).
+   */
   private submit(): void {
-    if (!this.encoder) return;
-    this.endPass();
-    this.uniforms.upload(this.device.queue);
+    if (!this.batch.length) return;
+    const ops = this.batchOps;
+    const commands = this.batch;
+    this.batch = [];
+    this.batchWaits.clear();
+    this.batchOps = [];
+    this.dispatches = 0;
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
-    const ops = this.batchOps;
     try {
-      this.device.queue.submit([this.encoder.finish()]);
+      const encoder = this.device.createCommandEncoder({ label: 'descent batch' });
+      let pass: GPUComputePassEncoder | null = null;
+      let bound: GPUComputePipeline | null = null;
+      for (const c of commands) {
+        if (c.kind === 'copy') {
+          pass?.end();
+          pass = null;
+          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, 0, c.bytes);
+          continue;
+        }
+        const p = c.entry.pipeline;
+        if (!p) continue;
+        if (!pass) {
+          const timestampWrites = this.timestampWrites();
+          pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+          bound = null;
+        }
+        if (p !== bound) pass.setPipeline(p);
+        bound = p;
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(...c.workgroups);
+      }
+      pass?.end();
+      this.uniforms.upload(this.device.queue);
+      this.device.queue.submit([encoder.finish()]);
     } finally {
       this.popScopes(`the submit of ${ops.length} ops (${[...new Set(ops)].slice(0, 12).join(', ')})`);
+      this.submits++;
+      this.pool.onSubmit();
     }
-    this.encoder = null;
-    this.dispatches = 0;
-    this.batchOps = [];
-    this.submits++;
-    this.pool.onSubmit();
   }
 
   // ------------------------------------------------------------------------------ errors
@@ -556,6 +819,8 @@ export class WebGPUBackend implements Backend {
       uniformBytes: this.uniforms.bytes,
       peakBytes: this.peakBytes,
       pipelines: this.pipelines.size,
+      /** Pipelines whose createComputePipelineAsync has not resolved yet. */
+      pipelinesCompiling: this.compiling.size,
       submits: this.submits,
       dispatches: this.totalDispatches,
     };
@@ -570,7 +835,8 @@ export class WebGPUBackend implements Backend {
       dtypes: this.dtypes,
       adapterFeatures: this.deviceInfo.adapterFeatures,
       limits: this.limits,
-      pipelineCreation: 'createComputePipeline (synchronous, cached per kernel + specialization)',
+      pipelineCreation: 'createComputePipelineAsync (cached per kernel + specialization)',
+      timestampQuery: this.canTimeGPU,
       sizeClassExample: { 1000: sizeClass(1000), 3000000: sizeClass(3_000_000) },
     };
   }
@@ -578,11 +844,12 @@ export class WebGPUBackend implements Backend {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.encoder = null;
-    this.pass = null;
+    this.batch = [];
+    this.batchWaits.clear();
     this.pool.drain();
     this.staging.drain();
     this.uniforms.destroy();
+    for (const q of this.querySets) q.destroy();
     this.device.destroy();
   }
 }

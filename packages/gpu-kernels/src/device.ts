@@ -31,6 +31,11 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Options passed to the `webgpu` package's `create()` in Node (Dawn toggles). Default `[]`. */
   dawnOptions?: string[];
+  /**
+   * Optional features not to request even where the adapter has them (e.g. `['timestamp-query']`
+   * to run as on an adapter without it; tests use this).
+   */
+  withoutFeatures?: readonly string[];
 }
 
 export interface AcquiredDevice {
@@ -125,7 +130,9 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     const v = adapterLimits[k];
     if (typeof v === 'number' && Number.isFinite(v)) requiredLimits[k] = v;
   }
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const requiredFeatures = OPTIONAL_FEATURES.filter(
+    (f) => adapter.features.has(f) && !opts.withoutFeatures?.includes(f),
+  ) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const granted = device.limits as unknown as Record<string, number>;
   const limits: Record<string, number> = {};
