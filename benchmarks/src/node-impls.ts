@@ -6,11 +6,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as d from '@descent/core';
 import type { Tf } from './graphs/tfjs.js';
-import { descentImpl } from './impls/descent.js';
+import { descentImpl, webgpuTimer } from './impls/descent.js';
 import { ortImpl } from './impls/ort.js';
 import { tfjsImpl } from './impls/tfjs.js';
 import type { Impl } from './impls/types.js';
 import { memcopyImpl, wasmKernelsImpl } from './impls/wasm-kernels.js';
+import type { GPUTimer } from './timing.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -55,6 +56,7 @@ export interface DescentBackendSpec {
   nominal: { gflops: number; gbps: number };
   sync?: () => Promise<void>;
   reportsCold?: boolean;
+  gpuTimer?: GPUTimer;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function nodeDescentBackends(o: { webgpu: boolean }): Promise<Desce
         await b.flush?.();
         await b.device.queue.onSubmittedWorkDone();
       },
+      gpuTimer: webgpuTimer(b),
     });
   }
   return specs;

@@ -147,6 +147,10 @@ function rooflineTable(cases: BenchCase[], results: KernelResult[], impls: ImplI
   return `${md}\n`;
 }
 
+/**
+ * Cold (first call) and warm times of the GPU implementations: wall clock, and GPU time from
+ * timestamp queries where the implementation measured it (a note says where the adapter had none).
+ */
 function coldTable(cases: BenchCase[], results: KernelResult[], impls: ImplInfo[]): string {
   const gpu = impls.filter((i) => i.reportsCold);
   const rows = cases.flatMap((c) =>
@@ -155,10 +159,18 @@ function coldTable(cases: BenchCase[], results: KernelResult[], impls: ImplInfo[
       .filter((x) => x.r?.coldMs !== undefined && x.r.status !== 'skipped'),
   );
   if (!rows.length) return '';
+  const gpuMs = (ms: number | undefined) => (ms === undefined ? '—' : fmtMs(ms));
   let md =
-    '| case | implementation | cold (first call: pipeline/shader compile, first allocation) | warm median |\n|---|---|---|---|\n';
-  for (const { c, i, r } of rows)
-    md += `| ${c.label} | ${i.id} | ${fmtMs(r!.coldMs!)} | ${r!.summary ? fmtMs(r!.summary.median) : r!.status} |\n`;
+    '| case | implementation | cold (first call: pipeline/shader compile, first allocation) | cold, GPU time | warm median | warm median, GPU time |\n|---|---|---|---|---|---|\n';
+  const noTimer = new Map<string, string>();
+  for (const { c, i, r } of rows) {
+    const g = r!.gpu;
+    if (g?.unavailable) noTimer.set(i.id, g.unavailable);
+    md += `| ${c.label} | ${i.id} | ${fmtMs(r!.coldMs!)} | ${gpuMs(g?.coldMs)} | ${r!.summary ? fmtMs(r!.summary.median) : r!.status} | ${gpuMs(g?.summary?.median)} |\n`;
+  }
+  md +=
+    '\nGPU time: the sum over the compute passes a call submitted of (end − begin) timestamp (`timestamp-query`), per call, on the same calls as the wall clock; "—": not measured (peers, or no timer).\n';
+  for (const [id, why] of noTimer) md += `- ${id}: ${why}, so no GPU time.\n`;
   return `${md}\n`;
 }
 

@@ -8,7 +8,7 @@ import { referenceOutputs } from './graphs/descent.js';
 import type { Impl } from './impls/types.js';
 import type { Progress } from './progress.js';
 import type { Summary } from './stats.js';
-import { measure } from './timing.js';
+import { type GPUMeasurement, measure, timeCalls } from './timing.js';
 
 export interface KernelResult {
   caseId: string;
@@ -24,6 +24,11 @@ export interface KernelResult {
   gbps?: number;
   agreement?: Agreement;
   note?: string;
+  /**
+   * GPU time per call from timestamp queries (implementations with a GPU timer): the cold call's and
+   * the warm samples' (the same calls as `coldMs` and `samples`), or why there is none on this adapter.
+   */
+  gpu?: GPUMeasurement;
 }
 
 export interface RunOptions {
@@ -95,9 +100,8 @@ async function runOne(
   let prepared: Awaited<ReturnType<Impl['prepare']>> | undefined;
   try {
     prepared = await impl.prepare(c, inputs);
-    let t0 = performance.now();
-    await prepared.run();
-    const coldMs = performance.now() - t0;
+    const cold = await timeCalls(() => prepared!.run(), 1, impl.gpuTimer);
+    const coldMs = cold.wallMs;
     // Check the first call's outputs before anything else runs (an optimizer step changes its state).
     let agreement: Agreement | undefined;
     if (!impl.roofline) {
@@ -115,7 +119,7 @@ async function runOne(
     // shaders (GPU). The measured time is kept in the reason.
     let callMs = coldMs;
     if (impl.reportsCold && callMs > opts.maxCallSeconds * 1000) {
-      t0 = performance.now();
+      const t0 = performance.now();
       await prepared.run();
       callMs = performance.now() - t0;
     }
@@ -132,6 +136,7 @@ async function runOne(
       reps: opts.reps,
       minSampleMs: opts.quick ? 5 : 20,
       skipCold: true,
+      gpu: impl.gpuTimer,
     });
     const med = m.summary.median;
     return {
@@ -146,6 +151,7 @@ async function runOne(
       ...(c.bytes !== undefined ? { gbps: c.bytes / (med * 1e6) } : {}),
       agreement,
       ...(prepared.variant?.note ? { note: prepared.variant.note } : {}),
+      ...(m.gpu ? { gpu: { ...m.gpu, ...(cold.gpuMs !== undefined ? { coldMs: cold.gpuMs } : {}) } } : {}),
     };
   } catch (e) {
     const msg = (e as Error).message?.split('\n')[0] ?? String(e);

@@ -88,6 +88,37 @@ describe('timing', () => {
     expect(m.samples).toEqual([10, 10, 10, 10, 10]);
     expect(calls).toBe(1 + 2 + 5 * 2);
   });
+
+  it('adds GPU time per call from a timer on the same calls, or says why there is none', async () => {
+    let t = 0;
+    let gpuNs = 0; // what a fake device would have timed: 3 ms per call
+    const run = () => {
+      t += 10;
+      gpuNs += 3e6;
+    };
+    const timer = {
+      time: async (fn: () => Promise<void>) => {
+        const before = gpuNs;
+        t += 1000; // the timer's own flush and read-back: not in the wall clock
+        await fn();
+        t += 1000;
+        return (gpuNs - before) / 1e6;
+      },
+    };
+    const m = await measure(run, { now: () => t, warmup: 1, reps: 5, minSampleMs: 20, gpu: timer });
+    expect(m.coldMs).toBe(10);
+    expect(m.samples).toEqual([10, 10, 10, 10, 10]);
+    expect(m.gpu?.coldMs).toBe(3);
+    expect(m.gpu?.samples).toEqual([3, 3, 3, 3, 3]);
+    expect(m.gpu?.summary?.median).toBe(3);
+    const none = await measure(run, {
+      now: () => t,
+      reps: 5,
+      gpu: { unavailable: 'no timestamp-query on this adapter', time: () => Promise.reject(new Error('x')) },
+    });
+    expect(none.gpu).toEqual({ unavailable: 'no timestamp-query on this adapter' });
+    expect(none.samples).toEqual([10, 10, 10, 10, 10]);
+  });
 });
 
 describe('agreement checks', () => {
@@ -207,6 +238,29 @@ describe('report', () => {
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).not.toMatch(/NaN|undefined|Infinity/);
     }
+  });
+
+  it('reports GPU time next to wall-clock cold and warm times, or why there is none', () => {
+    const gpuRes = (impl: string, gpu: KernelResult['gpu']): KernelResult => ({
+      ...res(impl, cases[0].id, 2),
+      gpu,
+    });
+    const md = buildReport({
+      ...results,
+      impls: [
+        ...results.impls,
+        { id: 'gpu-a', library: 'descent', backend: 'webgpu', env: 'node', info: {}, reportsCold: true },
+        { id: 'gpu-b', library: 'descent', backend: 'webgpu', env: 'node', info: {}, reportsCold: true },
+      ],
+      kernels: [
+        ...results.kernels,
+        gpuRes('gpu-a', { coldMs: 1.5, samples: [1, 1.25, 1.5], summary: summarize([1, 1.25, 1.5]) }),
+        gpuRes('gpu-b', { unavailable: 'no timestamp-query on this adapter' }),
+      ],
+    }).markdown;
+    expect(md).toMatch(/\| 64³ \| gpu-a \| 6\.\d+ ms \| 1\.50 ms \| 2\.\d+ ms \| 1\.25 ms \|/);
+    expect(md).toMatch(/\| 64³ \| gpu-b \| 6\.\d+ ms \| — \| 2\.\d+ ms \| — \|/);
+    expect(md).toContain('- gpu-b: no timestamp-query on this adapter, so no GPU time.');
   });
 
   it('lists what CI must not let pass silently', () => {

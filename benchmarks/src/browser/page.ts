@@ -12,7 +12,7 @@ import * as wk from '@descent/wasm-kernels';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BenchCase, kernelCases } from '../cases.js';
-import { descentImpl } from '../impls/descent.js';
+import { descentImpl, webgpuTimer } from '../impls/descent.js';
 import { tfjsImpl } from '../impls/tfjs.js';
 import type { Impl } from '../impls/types.js';
 import { wasmKernelsImpl } from '../impls/wasm-kernels.js';
@@ -59,6 +59,7 @@ async function impls(cfg: BrowserConfig, unavailable: Record<string, string>): P
           await b.flush?.();
           await b.device.queue.onSubmittedWorkDone();
         },
+        gpuTimer: webgpuTimer(b),
       }),
     });
   } catch (e) {

@@ -7,6 +7,7 @@ import type { Tensor } from '@descent/core';
 import * as d from '@descent/core';
 import type { BenchCase, Outputs } from '../cases.js';
 import { compute, inputShapes, upload } from '../graphs/descent.js';
+import type { GPUTimer } from '../timing.js';
 import type { Impl, Prepared } from './types.js';
 
 type AdamWCtor = new (
@@ -24,6 +25,30 @@ export interface DescentImplOptions {
   /** Waits for queued device work (WebGPU); absent on synchronous backends. */
   sync?: () => Promise<void>;
   reportsCold?: boolean;
+  /** GPU time from timestamp queries (the WebGPU backend: `webgpuTimer`). */
+  gpuTimer?: GPUTimer;
+}
+
+/** What `webgpuTimer` needs of a backend: @descent/gpu-kernels' `canTimeGPU` and `timeGPU`. */
+interface TimeableBackend {
+  canTimeGPU?: boolean;
+  timeGPU?(fn: () => Promise<void>): Promise<{ gpuMs: number }>;
+}
+
+/**
+ * The GPU timer of a descent WebGPU backend: `timeGPU` (timestamp writes on every compute pass it
+ * submits, summed), or — where the device has no `timestamp-query` — the reason, so the report says
+ * so instead of showing a number.
+ */
+export function webgpuTimer(backend: object): GPUTimer {
+  const b = backend as TimeableBackend;
+  const timeGPU = b.timeGPU?.bind(b);
+  if (!timeGPU || !b.canTimeGPU)
+    return {
+      unavailable: timeGPU ? 'no timestamp-query on this adapter' : 'this backend has no timeGPU',
+      time: () => Promise.reject(new Error('no GPU timer')),
+    };
+  return { time: async (fn) => (await timeGPU(fn)).gpuMs };
 }
 
 /** The AdamW class of @descent/optim, when that package has one. */
@@ -45,6 +70,7 @@ export function descentImpl(o: DescentImplOptions): Impl {
     threads: o.threads,
     nominal: o.nominal,
     reportsCold: o.reportsCold,
+    gpuTimer: o.gpuTimer,
     async init() {
       await d.initBackend(o.backendName);
       adamw = await findAdamW();

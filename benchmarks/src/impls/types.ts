@@ -1,4 +1,5 @@
 import type { BenchCase, Outputs, Tensors } from '../cases.js';
+import type { GPUTimer } from '../timing.js';
 
 /** One prepared case on one implementation: inputs uploaded, ready to run repeatedly. */
 export interface Prepared {
@@ -26,6 +27,8 @@ export interface Impl {
   roofline?: boolean;
   /** Whether the first run includes a compile step worth reporting separately (GPU shaders). */
   reportsCold?: boolean;
+  /** GPU time from timestamp queries (WebGPU implementations); see timing.ts. */
+  gpuTimer?: GPUTimer;
   init(): Promise<void>;
   /** `true`, or why this implementation cannot run the case. */
   supports(c: BenchCase): true | string;
