@@ -10,6 +10,7 @@
  */
 export {
   createWebGPUBackend,
+  type GPUTiming,
   WebGPUBackend,
   type WebGPUBackendOptions,
   WebGPUDeviceLostError,
