@@ -14,6 +14,7 @@ import { runBrowser } from './browser/run-browser.js';
 import { type BenchCase, kernelCases } from './cases.js';
 import type { Impl } from './impls/types.js';
 import { nodeImpls, unavailable } from './node-impls.js';
+import { optimStepSummary, runOptimStep } from './optim-step.js';
 import { Progress } from './progress.js';
 import { buildReport, fmtMs } from './report.js';
 import type { BenchResults, ImplInfo, MachineInfo } from './results.js';
@@ -62,7 +63,7 @@ export function parseArgs(argv: string[]): CliOptions {
       .filter(Boolean);
   return {
     quick: argv.includes('--quick'),
-    suites: new Set(list(get('suites')) ?? ['kernels', 'browser', 'train', 'optim']),
+    suites: new Set(list(get('suites')) ?? ['kernels', 'browser', 'train', 'optim-step', 'optim']),
     only: list(get('only')),
     cases: list(get('cases')),
     webgpu: !argv.includes('--no-webgpu'),
@@ -172,6 +173,8 @@ export async function main(argv: string[]): Promise<BenchResults | undefined> {
   }
   if (o.suites.has('train'))
     results.training = await runTraining({ quick: o.quick, progress, webgpu: o.webgpu, only: o.only });
+  if (o.suites.has('optim-step'))
+    results.optimSteps = await runOptimStep({ quick: o.quick, progress, webgpu: o.webgpu, only: o.only });
   if (o.suites.has('optim')) results.optimizers = await runOptimizerBenchmark({ quick: o.quick, progress });
   progress.finish();
   results.unavailable = { ...unavailable };
@@ -206,6 +209,8 @@ export function ciProblems(r: BenchResults): string[] {
     if (k.status === 'error') out.push(`${k.impl} on ${k.caseId}: ${k.reason}`);
   for (const t of r.training ?? [])
     if (t.status === 'error') out.push(`training ${t.workload} on ${t.impl}: ${t.reason}`);
+  for (const s of r.optimSteps?.results ?? [])
+    if (s.status === 'error') out.push(`optimizer step ${s.step} on ${s.impl}: ${s.reason}`);
   return out;
 }
 
@@ -225,11 +230,17 @@ function printSummary(r: BenchResults): void {
     byCase.get(c.label)!.push(line);
   }
   for (const [label, lines] of byCase) process.stdout.write(`${label}\n${lines.join('\n')}\n`);
+  if (r.optimSteps) process.stdout.write(optimStepSummary(r.optimSteps));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
-    () => process.exit(0),
+    (results) => {
+      // Under CI=true what must not pass silently (see ciProblems) fails the run.
+      const problems = results && process.env.CI === 'true' ? ciProblems(results) : [];
+      for (const p of problems) process.stderr.write(`CI: ${p}\n`);
+      process.exit(problems.length ? 1 : 0);
+    },
     (e) => {
       process.stderr.write(`\nbenchmark failed: ${(e as Error).stack ?? e}\n`);
       process.exit(1);

@@ -4,6 +4,7 @@
  * the optimizer benchmark's performance profiles.
  */
 import type { BenchCase } from './cases.js';
+import { optimStepSection } from './optim-step.js';
 import type { BenchResults, ImplInfo } from './results.js';
 import type { KernelResult } from './run.js';
 import { fitPowerLaw, performanceRatios, profileAt } from './stats.js';
@@ -339,6 +340,7 @@ export function buildReport(res: BenchResults): Report {
     if (bcold) md += `### WebGPU in Chromium: cold vs warm\n\n${bcold}`;
   }
   md += trainingSection(res, charts);
+  md += optimStepSection(res.optimSteps);
   md += optimizerSection(res, charts);
   md += agreementSection(res);
   return { markdown: md, charts };

@@ -1,5 +1,6 @@
 /** The JSON written to benchmarks/results/<date>-<machine>.json. */
 import type { BenchCase } from './cases.js';
+import type { OptimStepBenchmark } from './optim-step.js';
 import type { KernelResult } from './run.js';
 
 export interface MachineInfo {
@@ -97,6 +98,8 @@ export interface BenchResults {
   };
   training?: TrainResult[];
   optimizers?: OptimizerBenchmark;
+  /** Optimizer step time on a model-shaped parameter set (src/optim-step.ts). */
+  optimSteps?: OptimStepBenchmark;
   /** Implementations that could not be started here, with the reason. */
   unavailable?: Record<string, string>;
   durationSeconds: number;

@@ -1,0 +1,578 @@
+/**
+ * Optimizer step time on a model-shaped parameter set (issue #5): AdamW, Lion, Adafactor, Muon and
+ * Shampoo steps of @descent/optim on every descent backend in Node, against (a) a plain copy of the
+ * bytes the step must move (the memcopy roofline of the kernel suite) and (b) TensorFlow.js's
+ * `tf.train.adam` on the same parameters in the same run.
+ *
+ * The parameter set is a small pre-norm GPT with SwiGLU FFNs: token embedding [vocab, d]; per layer
+ * two RMSNorm gains [d], q/k/v/o [d, d], gate/up [d, h] and down [h, d]; a final norm [d]. Full mode:
+ * d 512, h 1376, 3 layers, vocab 2048 (10.5M parameters); quick: d 128, h 344, 4 layers (1.05M).
+ * Gradients are fixed seeded tensors, set once (an optimizer step leaves `.grad` alone), so a sample
+ * is exactly one `opt.step()` followed by a wait for the device.
+ */
+import type { Tensor } from '@descent/core';
+import * as d from '@descent/core';
+import { Adafactor, AdamW, Lion, Muon, type OptimizerStateDict, Shampoo } from '@descent/optim';
+import type * as TF from '@tensorflow/tfjs-core';
+import { hashSeed, normal } from './data.js';
+import type { Tf } from './graphs/tfjs.js';
+import { memcopyImpl } from './impls/wasm-kernels.js';
+import { type DescentBackendSpec, loadNodeTf, nodeDescentBackends } from './node-impls.js';
+import type { Progress } from './progress.js';
+import { fmtMs } from './report.js';
+import type { Summary } from './stats.js';
+import { measure } from './timing.js';
+
+/** One named parameter of the model-shaped set. */
+export interface ParamShape {
+  name: string;
+  shape: number[];
+}
+
+/** The GPT-shaped parameter set (see the file comment). */
+export function modelParams(quick: boolean): ParamShape[] {
+  const [dm, h, layers, vocab] = quick ? [128, 344, 4, 2048] : [512, 1376, 3, 2048];
+  const out: ParamShape[] = [{ name: 'embed', shape: [vocab, dm] }];
+  for (let l = 0; l < layers; l++) {
+    const p = (name: string, shape: number[]) => out.push({ name: `layers.${l}.${name}`, shape });
+    p('norm1', [dm]);
+    for (const w of ['q', 'k', 'v', 'o']) p(`attn.${w}`, [dm, dm]);
+    p('norm2', [dm]);
+    p('ffn.gate', [dm, h]);
+    p('ffn.up', [dm, h]);
+    p('ffn.down', [h, dm]);
+  }
+  out.push({ name: 'norm', shape: [dm] });
+  return out;
+}
+
+const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** What the benchmark needs of an optimizer. */
+interface StepOptimizer {
+  step(): unknown;
+  stateDict(): OptimizerStateDict;
+  dispose(): void;
+}
+
+/** Options every variant shares (the benchmark measures speed; the values are ordinary ones). */
+const SHAMPOO_ITERATIONS = 20;
+const SHAMPOO_MAX_DIM = 1024;
+/** Refresh interval the amortized Shampoo time is quoted for. */
+export const SHAMPOO_INTERVAL = 10;
+
+/** One optimizer configuration measured as a row. */
+interface StepVariant {
+  id: string;
+  label: string;
+  /** Builds the optimizer over the parameters (same order as `modelParams`). */
+  make(params: Tensor[], shapes: ParamShape[]): StepOptimizer;
+  /** Floating-point work of one step beyond the elementwise passes (matmuls), for the time estimate. */
+  flops(shapes: ParamShape[]): number;
+  /** Which optimizer family the tfjs Adam comparison is fair for (elementwise steps only). */
+  elementwise: boolean;
+}
+
+/** Muon's matrices: every rank-2 weight except the embedding (which, like the norms, takes AdamW). */
+const isMuonMatrix = (s: ParamShape) => s.shape.length === 2 && s.name !== 'embed';
+
+/** 5 quintic Newton–Schulz steps on the smaller Gram side: A = XXᵀ (2s²l), A² (2s³), (bA + cA²)X (2s²l). */
+function muonFlops(shapes: ParamShape[]): number {
+  let f = 0;
+  for (const s of shapes.filter(isMuonMatrix)) {
+    const [m, n] = s.shape;
+    const sm = Math.min(m, n);
+    const l = Math.max(m, n);
+    f += 5 * (4 * sm * sm * l + 2 * sm ** 3);
+  }
+  return f;
+}
+
+/** Axes Shampoo preconditions (≤ maxPreconditionerDim), as sizes. */
+const shampooAxes = (s: ParamShape) => s.shape.filter((x) => x <= SHAMPOO_MAX_DIM);
+
+/** Per preconditioned axis d: the statistic G₍ᵢ₎ᵀG₍ᵢ₎ (2dP) and the mode product (2dP). */
+function shampooStepFlops(shapes: ParamShape[]): number {
+  let f = 0;
+  for (const s of shapes) for (const dim of shampooAxes(s)) f += 4 * dim * sizeOf(s.shape);
+  return f;
+}
+
+/** Plus each inverse p-th root: `rootIterations` coupled-Newton steps of ~4 (p = 4) or 3 (p = 2) d×d matmuls. */
+function shampooRefreshFlops(shapes: ParamShape[]): number {
+  let f = shampooStepFlops(shapes);
+  for (const s of shapes) {
+    const perIteration = s.shape.length === 1 ? 3 : 4;
+    for (const dim of shampooAxes(s)) f += SHAMPOO_ITERATIONS * perIteration * 2 * dim ** 3;
+  }
+  return f;
+}
+
+export const STEP_VARIANTS: StepVariant[] = [
+  {
+    id: 'adamw',
+    label: 'AdamW, fused, per tensor',
+    make: (p) => new AdamW(p, { lr: 1e-3, weightDecay: 0.01, fused: true }),
+    flops: () => 0,
+    elementwise: true,
+  },
+  {
+    id: 'adamw-flat',
+    label: 'AdamW, fused, flat',
+    make: (p) => new AdamW(p, { lr: 1e-3, weightDecay: 0.01, fused: true, flat: true }),
+    flops: () => 0,
+    elementwise: true,
+  },
+  {
+    id: 'lion',
+    label: 'Lion, fused, per tensor',
+    make: (p) => new Lion(p, { lr: 1e-4, weightDecay: 0.1, fused: true }),
+    flops: () => 0,
+    elementwise: true,
+  },
+  {
+    id: 'lion-flat',
+    label: 'Lion, fused, flat',
+    make: (p) => new Lion(p, { lr: 1e-4, weightDecay: 0.1, fused: true, flat: true }),
+    flops: () => 0,
+    elementwise: true,
+  },
+  {
+    // Factored second moments for the matrices; the elementwise part is the fused kernel.
+    id: 'adafactor',
+    label: 'Adafactor (factored, fused)',
+    make: (p) => new Adafactor(p, { fused: true }),
+    // RMS(U) without forming U: one matrix-vector product per matrix (2P) — elementwise in cost.
+    flops: (shapes) => shapes.reduce((a, s) => a + 2 * sizeOf(s.shape), 0),
+    elementwise: true,
+  },
+  {
+    id: 'muon',
+    label: 'Muon (NS5) + AdamW (embedding, norms)',
+    make: (p, shapes) =>
+      new Muon(
+        [
+          { params: p.filter((_, i) => isMuonMatrix(shapes[i])), useMuon: true },
+          { params: p.filter((_, i) => !isMuonMatrix(shapes[i])), useMuon: false, lr: 3e-4 },
+        ],
+        { lr: 0.02, fused: true },
+      ),
+    flops: muonFlops,
+    elementwise: false,
+  },
+  {
+    // preconditionInterval ∞: the timed steps only update statistics and apply the cached roots
+    // (the first, untimed, step computes them).
+    id: 'shampoo',
+    label: 'Shampoo, step without root refresh',
+    make: (p) =>
+      new Shampoo(p, {
+        lr: 1e-3,
+        preconditionInterval: 2 ** 31 - 1,
+        rootIterations: SHAMPOO_ITERATIONS,
+        maxPreconditionerDim: SHAMPOO_MAX_DIM,
+      }),
+    flops: shampooStepFlops,
+    elementwise: false,
+  },
+  {
+    id: 'shampoo-refresh',
+    label: `Shampoo, step with root refresh (${SHAMPOO_ITERATIONS} Newton iterations)`,
+    make: (p) =>
+      new Shampoo(p, {
+        lr: 1e-3,
+        preconditionInterval: 1,
+        rootIterations: SHAMPOO_ITERATIONS,
+        maxPreconditionerDim: SHAMPOO_MAX_DIM,
+      }),
+    flops: shampooRefreshFlops,
+    elementwise: false,
+  },
+];
+
+/** The result of one step variant (or tf.train.adam, or the copy) on one implementation. */
+export interface OptimStepResult {
+  /** A step variant id, 'tfjs-adam' or 'copy'. */
+  step: string;
+  impl: string;
+  status: 'ok' | 'skipped' | 'error';
+  reason?: string;
+  coldMs?: number;
+  samples?: number[];
+  summary?: Summary;
+  /** Bytes the step must read + write at least (params, grads, state; see `stepBytes`). */
+  bytes?: number;
+}
+
+export interface OptimStepBenchmark {
+  params: number;
+  tensors: number;
+  shapes: ParamShape[];
+  variants: { id: string; label: string }[];
+  /** Per variant id: the bytes its step must move (the copy row moves the same). */
+  bytes: Record<string, number>;
+  results: OptimStepResult[];
+  budgetSeconds: number;
+}
+
+/**
+ * Bytes a step must move at least: read params and grads, write params, read and write every state
+ * buffer once (4 bytes each). For the matrix methods the matmuls make the real traffic much larger;
+ * this is the floor a perfectly fused step could reach.
+ */
+function stepBytes(params: number, stateElements: number): number {
+  return 4 * (3 * params + 2 * stateElements);
+}
+
+/** Elements of an optimizer's state (from its state dict: one copy, then freed). */
+function stateElements(opt: StepOptimizer): number {
+  const dict = opt.stateDict();
+  let n = 0;
+  for (const s of Object.values(dict.state))
+    for (const t of Object.values(s.buffers)) {
+      n += t.size;
+      t.dispose();
+    }
+  return n;
+}
+
+interface HostSet {
+  shapes: ParamShape[];
+  values: Float32Array[];
+  grads: Float32Array[];
+}
+
+function hostSet(quick: boolean): HostSet {
+  const shapes = modelParams(quick);
+  return {
+    shapes,
+    values: shapes.map((s) => normal(sizeOf(s.shape), hashSeed(`p:${s.name}`), 0.02)),
+    grads: shapes.map((s) => normal(sizeOf(s.shape), hashSeed(`g:${s.name}`), 1e-3)),
+  };
+}
+
+interface MeasureOpts {
+  quick: boolean;
+  budgetMs: number;
+}
+
+/**
+ * Times `run` after its first call (made and timed by the caller: `firstMs`): a call over the budget
+ * is reported with its time instead of samples — judged on the first call, or for a GPU (whose first
+ * call compiles shaders) on a second one. Then warm-up and samples, the kernel suite's method.
+ */
+async function timeStep(
+  run: () => Promise<void>,
+  firstMs: number,
+  o: MeasureOpts & { budgetMs: number; compiles?: boolean },
+): Promise<Pick<OptimStepResult, 'status' | 'reason' | 'coldMs' | 'samples' | 'summary'>> {
+  let callMs = firstMs;
+  if (callMs > o.budgetMs && o.compiles) {
+    const t = performance.now();
+    await run();
+    callMs = performance.now() - t;
+  }
+  if (callMs > o.budgetMs)
+    return {
+      status: 'skipped',
+      coldMs: firstMs,
+      reason: `one step took ${fmtMs(callMs)}, over the ${fmtMs(o.budgetMs)} budget`,
+    };
+  const m = await measure(run, {
+    warmup: 1,
+    reps: o.quick ? 5 : 7,
+    minSampleMs: o.quick ? 5 : 20,
+    skipCold: true,
+  });
+  return { status: 'ok', coldMs: firstMs, samples: m.samples, summary: m.summary };
+}
+
+/** The first call of `run`, timed. */
+async function firstCall(run: () => Promise<void>): Promise<number> {
+  const t = performance.now();
+  await run();
+  return performance.now() - t;
+}
+
+/** Checks that a step moved the parameters and left them finite (the tests check the numbers). */
+async function checkMoved(params: Tensor[], before: Float32Array[]): Promise<string | undefined> {
+  let moved = false;
+  for (let i = 0; i < params.length; i++) {
+    const v = await params[i].data();
+    for (let j = 0; j < v.length; j++) {
+      if (!Number.isFinite(v[j])) return `parameter ${i} has a non-finite value after one step`;
+      if (v[j] !== before[i][j]) moved = true;
+    }
+  }
+  return moved ? undefined : 'one step left every parameter unchanged';
+}
+
+async function runDescent(
+  spec: DescentBackendSpec,
+  host: HostSet,
+  o: MeasureOpts,
+  bytes: Record<string, number>,
+  progress: Progress,
+): Promise<OptimStepResult[]> {
+  const out: OptimStepResult[] = [];
+  await d.setBackend(spec.backendName);
+  const sync = async () => {
+    await spec.sync?.();
+  };
+  for (const v of STEP_VARIANTS) {
+    progress.status(`optim-step ${v.id} · ${spec.id}`);
+    const base = { step: v.id, impl: spec.id };
+    const total = host.values.reduce((a, x) => a + x.length, 0);
+    // Skip what the backend's nominal speed says cannot fit the budget (reported with the estimate).
+    const budget = v.id === 'shampoo-refresh' ? 6 * o.budgetMs : o.budgetMs;
+    const est =
+      (v.flops(host.shapes) / (spec.nominal.gflops * 1e9) + (28 * total) / (spec.nominal.gbps * 1e9)) * 1000;
+    let r: OptimStepResult;
+    if (est > budget) {
+      r = {
+        ...base,
+        status: 'skipped',
+        reason: `≈ ${fmtMs(est)} per step expected from the backend's nominal speed, over the ${fmtMs(budget)} budget`,
+      };
+    } else {
+      const params = host.shapes.map((s, i) => d.tensor(host.values[i], s.shape).requireGrad());
+      const grads = host.shapes.map((s, i) => d.tensor(host.grads[i], s.shape));
+      params.forEach((p, i) => {
+        p.grad = grads[i];
+      });
+      let opt: StepOptimizer | undefined;
+      try {
+        opt = v.make(params, host.shapes);
+        const step = async () => {
+          opt!.step();
+          await sync();
+        };
+        // The first step is the cold one; check it before timing the rest.
+        const firstMs = await firstCall(step);
+        const wrong = await checkMoved(params, host.values);
+        if (wrong) throw new Error(wrong);
+        bytes[v.id] ??= stepBytes(total, stateElements(opt));
+        const timed = await timeStep(step, firstMs, { ...o, budgetMs: budget, compiles: spec.reportsCold });
+        r = { ...base, ...timed, bytes: bytes[v.id] };
+      } catch (e) {
+        r = { ...base, status: 'error', reason: (e as Error).message.split('\n')[0] };
+      } finally {
+        opt?.dispose();
+        for (const p of params) p.grad = null;
+        d.dispose([...params, ...grads]);
+      }
+    }
+    out.push(r);
+    progress.tick(`optim-step ${v.id} · ${spec.id}: ${describe(r)}`);
+    if (r.status === 'error') progress.log(`  optim-step ${v.id} on ${spec.id}: error — ${r.reason}`);
+  }
+  return out;
+}
+
+/** tf.train.adam over the same parameters (tfjs variables), one `applyGradients` per step. */
+async function runTfjsAdam(
+  id: string,
+  backend: 'cpu' | 'wasm',
+  host: HostSet,
+  o: MeasureOpts,
+  progress: Progress,
+): Promise<OptimStepResult> {
+  progress.status(`optim-step tfjs-adam · ${id}`);
+  const base = { step: 'tfjs-adam', impl: id };
+  let r: OptimStepResult;
+  let tf: Tf | undefined;
+  const vars: TF.Variable[] = [];
+  const grads: { name: string; tensor: TF.Tensor }[] = [];
+  let opt: TF.AdamOptimizer | undefined;
+  try {
+    tf = await loadNodeTf();
+    await tf.setBackend(backend);
+    await tf.ready();
+    if (tf.getBackend() !== backend) throw new Error(`tfjs backend ${backend} failed to start`);
+    const t = tf;
+    host.shapes.forEach((s, i) => {
+      const name = `optim-step/${id}/${s.name}`;
+      vars.push(t.variable(t.tensor(host.values[i], s.shape), true, name));
+      grads.push({ name, tensor: t.tensor(host.grads[i], s.shape) });
+    });
+    const adam = t.train.adam(1e-3, 0.9, 0.999, 1e-8);
+    opt = adam;
+    const total = host.values.reduce((a, x) => a + x.length, 0);
+    const run = async () => {
+      adam.applyGradients(grads);
+    };
+    const timed = await timeStep(run, await firstCall(run), o);
+    r = { ...base, ...timed, bytes: stepBytes(total, 2 * total) };
+  } catch (e) {
+    r = { ...base, status: 'error', reason: (e as Error).message.split('\n')[0] };
+  } finally {
+    opt?.dispose();
+    tf?.dispose([...vars, ...grads.map((g) => g.tensor)]);
+  }
+  progress.tick(`optim-step tfjs-adam · ${id}: ${describe(r)}`);
+  return r;
+}
+
+function describe(r: OptimStepResult): string {
+  return r.status === 'ok' ? fmtMs(r.summary!.median) : r.status;
+}
+
+/** The memory-copy roofline for each distinct byte count. */
+async function runCopies(bytes: Record<string, number>, o: MeasureOpts): Promise<OptimStepResult[]> {
+  const impl = memcopyImpl();
+  const out: OptimStepResult[] = [];
+  for (const [step, b] of Object.entries(bytes)) {
+    const prepared = await impl.prepare(
+      { id: `copy-${b}`, group: 'optim-step', label: '', spec: { kind: 'silu', n: 0 }, bytes: b },
+      {},
+    );
+    try {
+      const run = async () => prepared.run();
+      const timed = await timeStep(run, await firstCall(run), o);
+      out.push({ step, impl: 'memcopy', ...timed, bytes: b });
+    } finally {
+      await prepared.dispose();
+    }
+  }
+  return out;
+}
+
+export async function runOptimStep(o: {
+  quick: boolean;
+  progress: Progress;
+  webgpu: boolean;
+  only?: string[];
+}): Promise<OptimStepBenchmark> {
+  const host = hostSet(o.quick);
+  const keep = (id: string) => !o.only || o.only.some((x) => id.startsWith(x));
+  const backends = (await nodeDescentBackends({ webgpu: o.webgpu })).filter((b) => keep(b.id));
+  const tfjs = (
+    [
+      ['tfjs-cpu', 'cpu'],
+      ['tfjs-wasm-1t', 'wasm'],
+    ] as const
+  ).filter(([id]) => keep(id));
+  const mo: MeasureOpts = { quick: o.quick, budgetMs: o.quick ? 500 : 10_000 };
+  o.progress.grow(backends.length * STEP_VARIANTS.length + tfjs.length);
+  const bytes: Record<string, number> = {};
+  const results: OptimStepResult[] = [];
+  for (const b of backends) results.push(...(await runDescent(b, host, mo, bytes, o.progress)));
+  for (const [id, backend] of tfjs) results.push(await runTfjsAdam(id, backend, host, mo, o.progress));
+  if (keep('memcopy')) {
+    const total = host.values.reduce((a, x) => a + x.length, 0);
+    bytes['tfjs-adam'] ??= stepBytes(total, 2 * total);
+    results.push(...(await runCopies(bytes, mo)));
+  }
+  await d.setBackend('js');
+  return {
+    params: host.values.reduce((a, x) => a + x.length, 0),
+    tensors: host.shapes.length,
+    shapes: host.shapes,
+    variants: STEP_VARIANTS.map((v) => ({ id: v.id, label: v.label })),
+    bytes,
+    results,
+    budgetSeconds: mo.budgetMs / 1000,
+  };
+}
+
+// ------------------------------------------------------------------------------ report
+
+const DESCENT_COLUMNS: [string, string][] = [
+  ['descent-js', 'js'],
+  ['descent-wasm-1t', 'wasm 1t'],
+  ['descent-wasm-2t', 'wasm 2t'],
+  ['descent-webgpu-node', 'webgpu (lavapipe)'],
+];
+
+function find(b: OptimStepBenchmark, step: string, impl: string): OptimStepResult | undefined {
+  return b.results.find((r) => r.step === step && r.impl === impl);
+}
+
+const median = (r: OptimStepResult | undefined) => (r?.status === 'ok' ? r.summary!.median : undefined);
+
+function timeCell(r: OptimStepResult | undefined, copy?: number): string {
+  if (!r) return '';
+  if (r.status === 'ok') {
+    const t = r.summary!.median;
+    return copy ? `${fmtMs(t)} (${(t / copy).toFixed(1)}× copy)` : fmtMs(t);
+  }
+  return r.status === 'error' ? `error: ${r.reason}` : `n/a: ${r.reason}`;
+}
+
+const ratioStr = (x: number | undefined) => (x === undefined ? '—' : `**${x.toFixed(2)}×**`);
+
+/** tf.train.adam ÷ descent: which tfjs backend is compared with which descent backend. */
+const TF_PAIRS: [string, string, string][] = [
+  ['tfjs-wasm-1t', 'descent-wasm-1t', 'tfjs-wasm 1t adam ÷ wasm 1t'],
+  ['tfjs-wasm-1t', 'descent-wasm-2t', 'tfjs-wasm 1t adam ÷ wasm 2t'],
+  ['tfjs-cpu', 'descent-js', 'tfjs-cpu adam ÷ js'],
+];
+
+/**
+ * The step table: per variant the median ms/step on each descent backend (and its ratio to the copy
+ * of the same bytes), the copy's time, and tf.train.adam's time ÷ descent's (> 1: descent faster).
+ */
+export function optimStepTable(b: OptimStepBenchmark): string {
+  const impls = DESCENT_COLUMNS.filter(([id]) => b.results.some((r) => r.impl === id));
+  const pairs = TF_PAIRS.filter(
+    ([tf, de]) => find(b, 'tfjs-adam', tf) && b.results.some((r) => r.impl === de),
+  );
+  let md = `| step | ${impls.map(([, l]) => `descent ${l}`).join(' | ')} | copy of the same bytes | ${pairs.map((p) => p[2]).join(' | ')} |\n`;
+  md += `|${' --- |'.repeat(2 + impls.length + pairs.length)}\n`;
+  for (const v of b.variants) {
+    const copy = median(find(b, v.id, 'memcopy'));
+    const cells = impls.map(([id]) => timeCell(find(b, v.id, id), copy));
+    const vsTf = pairs.map(([tf, de]) => {
+      const t = median(find(b, v.id, de));
+      const a = median(find(b, 'tfjs-adam', tf));
+      return ratioStr(t !== undefined && a !== undefined ? a / t : undefined);
+    });
+    md += `| ${v.label} | ${cells.join(' | ')} | ${copy !== undefined ? fmtMs(copy) : '—'} | ${vsTf.join(' | ')} |\n`;
+  }
+  const adamCopy = median(find(b, 'tfjs-adam', 'memcopy'));
+  const tfRows = ['tfjs-cpu', 'tfjs-wasm-1t']
+    .map((id) => [id, find(b, 'tfjs-adam', id)] as const)
+    .filter(([, r]) => r)
+    .map(([id, r]) => `${id} ${timeCell(r, adamCopy)}`);
+  if (tfRows.length)
+    md += `\ntf.train.adam on the same parameters (its bytes: those of AdamW; copy ${adamCopy !== undefined ? fmtMs(adamCopy) : '—'}): ${tfRows.join(', ')}.\n`;
+  return md;
+}
+
+/** Amortized Shampoo step over `SHAMPOO_INTERVAL` steps: plain + (refresh − plain)/interval. */
+export function shampooAmortized(b: OptimStepBenchmark, impl: string): number | undefined {
+  const plain = median(find(b, 'shampoo', impl));
+  const refresh = median(find(b, 'shampoo-refresh', impl));
+  if (plain === undefined || refresh === undefined) return undefined;
+  return plain + (refresh - plain) / SHAMPOO_INTERVAL;
+}
+
+export function optimStepSection(b: OptimStepBenchmark | undefined): string {
+  if (!b) return '';
+  let md = `## Optimizer step on a model-shaped parameter set\n\n${(b.params / 1e6).toFixed(2)}M parameters in ${b.tensors} tensors (GPT shapes: ${[...new Set(b.shapes.map((s) => `[${s.shape.join('×')}]`))].join(', ')}). One sample = one \`opt.step()\` and a wait for the device; median of the samples. "Copy" is a copy of the bytes the step must read + write at least (params and grads read, params written, every state buffer read and written; 4 bytes each) inside one wasm memory. The last columns are tf.train.adam's time (same parameters, same run) ÷ descent's (> 1: descent faster). Shampoo's plain step reuses cached roots; its refresh step recomputes every inverse root (${SHAMPOO_ITERATIONS} coupled-Newton iterations), reported separately. Budget ${b.budgetSeconds} s per step (refresh ${6 * b.budgetSeconds} s).\n\n`;
+  md += optimStepTable(b);
+  const am = DESCENT_COLUMNS.map(([id, l]) => [l, shampooAmortized(b, id)] as const).filter(
+    ([, x]) => x !== undefined,
+  );
+  if (am.length)
+    md += `\nShampoo amortized over a refresh every ${SHAMPOO_INTERVAL} steps: ${am.map(([l, x]) => `${l} ${fmtMs(x!)}`).join(', ')}.\n`;
+  return `${md}\n`;
+}
+
+/** The console summary printed at the end of a run. */
+export function optimStepSummary(b: OptimStepBenchmark): string {
+  const rows = [['step', ...DESCENT_COLUMNS.map(([, l]) => l), 'copy', 'tfjs-cpu adam', 'tfjs-wasm adam']];
+  for (const v of b.variants)
+    rows.push([
+      v.id,
+      ...DESCENT_COLUMNS.map(([id]) => {
+        const r = find(b, v.id, id);
+        return r ? (r.status === 'ok' ? fmtMs(r.summary!.median) : r.status) : '';
+      }),
+      fmtMs(median(find(b, v.id, 'memcopy')) ?? Number.NaN),
+      fmtMs(median(find(b, 'tfjs-adam', 'tfjs-cpu')) ?? Number.NaN),
+      fmtMs(median(find(b, 'tfjs-adam', 'tfjs-wasm-1t')) ?? Number.NaN),
+    ]);
+  const w = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  return `optimizer step, ${(b.params / 1e6).toFixed(2)}M params (ms/step, median)\n${rows.map((r) => r.map((c, j) => c.padStart(w[j])).join('  ')).join('\n')}\n`;
+}
