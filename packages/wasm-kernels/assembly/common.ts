@@ -21,6 +21,24 @@
   }
 }
 
+/**
+ * A splatted constant read from static memory: `k(C)` with `const C = memory.data<f32>([value])` (or
+ * `<i32>`), one `vbroadcastss` load. Why not `splat(1.5)`: Binaryen folds that into a `v128.const`, and V8
+ * (Node 20, and Chromium at least up to its Turboshaft switch) materializes a `v128.const` *inside the
+ * loop, at every use*: `movq r10, imm64; vmovq xmm, r10; vpunpcklqdq` — three instructions per constant
+ * per vector (checked with `node --print-wasm-code`). The exp polynomial alone has a dozen constants, so
+ * that tripled the instruction count of every transcendental map. Constants used in hot loops go through
+ * `k()`; `splat()` stays for values computed at run time and for 0 / all-ones (one-instruction idioms).
+ */
+@inline export function k(p: usize): v128 {
+  return v128.load32_splat(p);
+}
+
+/** k() of entry i of a static table of 4-byte constants. */
+@inline export function ki(table: usize, i: i32): v128 {
+  return v128.load32_splat(table + (<usize>i << 2));
+}
+
 @inline export function splat(x: f32): v128 {
   return f32x4.splat(x);
 }

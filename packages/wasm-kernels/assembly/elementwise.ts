@@ -7,7 +7,8 @@
 // tensor gets bit-identical math whatever its position.
 import { loadPartial, storePartial, splat, isplat } from './common';
 import {
-  vexp, vlog, vtanh, vsigmoid, vsilu, verf, verfc, vgeluErf, vgeluTanh, vsoftplus,
+  expOutOfRange, vexpFast, vexpSlow, vlog, vtanh, vsigmoid, vsigmoidFast, vsigmoidSlow, vsiluFast,
+  vsiluSlow, verf, verfc, vgeluErf, vgeluTanh, vsoftplus,
 } from './math';
 
 // ---------------------------------------------------------------------------------------------------
@@ -23,7 +24,13 @@ class Sign {
     return v128.bitselect(s, x, v128.or(f32x4.gt(x, splat(0)), f32x4.lt(x, splat(0))));
   }
 }
-class Exp { @inline f(x: v128, p0: v128, p1: v128): v128 { return vexp(x); } }
+// Ops built on exp's fast path also define `outside` (lanes the fast path does not cover) and `slow` (any
+// lanes; equal to f bit for bit on the covered ones): mapUnary then tests two vectors per branch.
+class Exp {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vexpFast(x); }
+  @inline outside(x: v128): v128 { return expOutOfRange(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vexpSlow(x); }
+}
 class Log { @inline f(x: v128, p0: v128, p1: v128): v128 { return vlog(x); } }
 class Sqrt { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.sqrt(x); } }
 class Rsqrt { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.div(splat(1.0), f32x4.sqrt(x)); } }
@@ -33,12 +40,20 @@ class Relu {
   // x where !(x <= 0): keeps NaN, maps −0 to 0
   @inline f(x: v128, p0: v128, p1: v128): v128 { return v128.andnot(x, f32x4.le(x, splat(0))); }
 }
-class Sigmoid { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsigmoid(x); } }
+class Sigmoid {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vsigmoidFast(x); }
+  @inline outside(x: v128): v128 { return expOutOfRange(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vsigmoidSlow(x); }
+}
 class Tanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vtanh(x); } }
 // silu(x) = x·σ(βx). β is uniform over a call, so unary_f32 picks the map once: β = 1 (SiLU) takes
 // vsilu's path (accurate in the far-left tail), any other β the plain product. (Selecting per vector
 // evaluated both paths: twice the transcendental work.)
-class Silu { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsilu(x); } }
+class Silu {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vsiluFast(x); }
+  @inline outside(x: v128): v128 { return expOutOfRange(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vsiluSlow(x); }
+}
 class SiluBeta { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.mul(x, vsigmoid(f32x4.mul(x, p0))); } }
 class GeluErf { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluErf(x); } }
 class GeluTanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluTanh(x); } }
@@ -84,25 +99,66 @@ class IClamp { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.min_s
 /** i32 → f32, round to nearest (exact below 2^24). */
 class ToF32 { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.convert_i32x4_s(x); } }
 
-/** y = op(x) over n 4-byte lanes; a/b: the op's parameters, already splatted (as f32 or i32 lanes). */
+/**
+ * Ops built on exp's fast path (Exp, Sigmoid, Silu) define `outside(x)` (a mask of the lanes the fast
+ * path `f` does not cover: |x| > 86 or NaN) and `slow` (right for every lane, equal to `f` bit for bit on
+ * the covered ones, so a lane's result never depends on its neighbours). The slow path runs out of line,
+ * in slowLanes: the fast loop then keeps its values in registers (inlined, its rarely used branch made V8
+ * spill around it on every iteration). slowLanes has a loop and several call sites, so Binaryen does not
+ * inline it.
+ */
+function slowLanes<Op>(x: usize, y: usize, n: i32, a: v128, b: v128): void {
+  const op = changetype<Op>(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, op.slow(v128.load(x + o), a, b));
+  }
+  const t = n - i;
+  if (t > 0) {
+    const o = <usize>i << 2;
+    storePartial(y + o, op.slow(loadPartial(x + o, t), a, b), t);
+  }
+}
+
+/** Lanes of x outside op's fast path (call only where isDefined(op.outside)). */
+@inline function anyOutside<Op>(op: Op, x: v128): bool {
+  return v128.any_true(op.outside(x));
+}
+
+/**
+ * y = op(x) over n 4-byte lanes; a/b: the op's parameters, already splatted (as f32 or i32 lanes).
+ * Two vectors per iteration, both computed before either is stored: V8 then loads each static constant
+ * (common.ts k()) once for both. Ops with a fast path test both vectors with one branch.
+ */
 function mapUnary<Op>(x: usize, y: usize, n: i32, a: v128, b: v128): void {
   const op = changetype<Op>(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
-    const v0 = op.f(v128.load(x + o), a, b);
-    const v1 = op.f(v128.load(x + o, 16), a, b);
+    const x0 = v128.load(x + o);
+    const x1 = v128.load(x + o, 16);
+    if (isDefined(op.outside) && v128.any_true(v128.or(op.outside(x0), op.outside(x1)))) {
+      slowLanes<Op>(x + o, y + o, 8, a, b);
+      continue;
+    }
+    const v0 = op.f(x0, a, b);
+    const v1 = op.f(x1, a, b);
     v128.store(y + o, v0);
     v128.store(y + o, v1, 16);
   }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(y + o, op.f(v128.load(x + o), a, b));
+    const x0 = v128.load(x + o);
+    if (isDefined(op.outside) && anyOutside<Op>(op, x0)) slowLanes<Op>(x + o, y + o, 4, a, b);
+    else v128.store(y + o, op.f(x0, a, b));
   }
   const t = n - i;
   if (t > 0) {
     const o = <usize>i << 2;
-    storePartial(y + o, op.f(loadPartial(x + o, t), a, b), t);
+    const x0 = loadPartial(x + o, t);
+    if (isDefined(op.outside) && anyOutside<Op>(op, x0)) slowLanes<Op>(x + o, y + o, t, a, b);
+    else storePartial(y + o, op.f(x0, a, b), t);
   }
 }
 
