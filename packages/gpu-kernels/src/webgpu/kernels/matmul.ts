@@ -1,18 +1,29 @@
 /**
- * Batched matmul C_t = op(A_t)·op(B_t): a 64×64 output tile per workgroup of 16×16 invocations, each
- * computing a 4×4 register block; K is walked in steps of 16 through workgroup memory (A and B
- * tiles of 16×64, 8 KiB). Transposes and batch strides are uniforms — op(A)[i, p] is at
- * aBase + i·aRow + p·aCol — so one pipeline serves every layout, including a shared operand
- * (batch stride 0). Tiles past the edges load zeros and store nothing.
+ * Batched matmul C_t = op(A_t)·op(B_t), from one shader generator parameterized by its tiling
+ * (`MatmulVariant`): a workgroup computes a TM×TN tile of C, each invocation an RM×RN register block
+ * of it (accumulators are named scalars/vectors in the generated code, not an indexed array, so the
+ * compiler keeps them in registers); K is walked in steps of TK through workgroup memory (an A tile
+ * TK×TM and a B tile TK×TN). Transposes and batch strides are uniforms — op(A)[i, p] is at
+ * aBase + i·aRow + p·aCol — so one pipeline serves every shape, including a shared operand (batch
+ * stride 0); only which axis of each operand is contiguous is specialized, so that neighbouring
+ * invocations load neighbouring elements (coalesced) in all four transpose combinations. Tiles past
+ * the edges load zeros and store nothing.
+ *
+ * Which variant runs is a shape heuristic (`chooseMatmul`, table in the README): big tiles for big
+ * outputs, 32×32 for mid sizes, skinny tiles when M or N is at most 8 (GEMV-like products), and a K
+ * split when the output has too few tiles to occupy the device: S workgroups per tile each sum a
+ * slice of K into an f32 scratch, and a second pass adds the S partial sums in a fixed order
+ * (deterministic, no atomics). `setMatmulOverride` forces a variant (tests run every one).
  *
  * f16 operands (device feature `shader-f16`): the same shader reads them as f32 into the workgroup
- * tiles, accumulates in f32 and rounds each output once to f16 (`to_f16`, ties to even). Split over
- * bindings, an f16 product accumulates its K blocks in an f32 scratch C, rounded to f16 at the end.
+ * tiles, accumulates in f32 and rounds each output once to f16 (`to_f16`, ties to even); a K split
+ * keeps its partial sums in f32 and rounds once in the final pass. Split over bindings, an f16
+ * product accumulates its K blocks in an f32 scratch C, rounded to f16 at the end.
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
 import { type BindingWindow, needsSplit, windowOver } from '../split.js';
-import { header, Params } from '../wgsl.js';
+import { grid1d, header, linearMain, Params } from '../wgsl.js';
 import { cast } from './elementwise.js';
 
 interface MatmulAttrs {
@@ -26,33 +37,184 @@ interface MatmulAttrs {
   bBatchStride: number;
 }
 
-const T = 64; // output tile edge
-const TK = 16; // K step
-const R = 4; // register block edge (T / 16)
+/** A tiling of the matmul shader. Workgroup: (TN/RN) × (TM/RM) invocations. */
+export interface MatmulVariant {
+  /** Output tile rows (of op(A)) and columns (of op(B)) per workgroup. */
+  tm: number;
+  tn: number;
+  /** Register block per invocation: rows × columns of C. */
+  rm: number;
+  rn: number;
+  /** K step staged through workgroup memory. */
+  tk: number;
+}
+
+/** The generated variants, by name (the README's table). */
+export const MATMUL_VARIANTS = {
+  /** Big outputs: 64×64 tiles, 4×4 per invocation (256 invocations). */
+  tile64: { tm: 64, tn: 64, rm: 4, rn: 4, tk: 16 },
+  /** Mid sizes: 32×32 tiles, 4×4 per invocation (64 invocations), four times the tiles of tile64. */
+  tile32: { tm: 32, tn: 32, rm: 4, rn: 4, tk: 16 },
+  /** M ≤ 8 (a few rows times a wide matrix, GEMV-like): 8×64 tiles, K in steps of 32. */
+  skinnyM: { tm: 8, tn: 64, rm: 4, rn: 4, tk: 32 },
+  /** N ≤ 8 (a wide matrix times a few columns): 64×8 tiles. */
+  skinnyN: { tm: 64, tn: 8, rm: 4, rn: 4, tk: 32 },
+} as const satisfies Record<string, MatmulVariant>;
+
+export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
+
+/** What runs: a variant and the number of K slices (1: no K split). */
+export interface MatmulPlan {
+  variant: MatmulVariantName;
+  splitK: number;
+}
+
+/**
+ * Tiles a product needs before a K split stops paying: below this many workgroups, the tiles are
+ * split along K (each slice at least MIN_SLICE long) until there are about this many.
+ */
+const TARGET_WORKGROUPS = 32;
+const MIN_SLICE = 256;
+/** Outputs up to this many rows (columns) take the skinny tiles. */
+const SKINNY = 8;
+
+const tilesOf = (v: MatmulVariant, m: number, n: number, batch: number) =>
+  Math.ceil(m / v.tm) * Math.ceil(n / v.tn) * batch;
+
+/**
+ * The shape heuristic: skinny tiles when M or N ≤ 8; else tile64 when it still gives at least
+ * TARGET_WORKGROUPS tiles, tile32 otherwise; then a K split when the tiles are fewer than
+ * TARGET_WORKGROUPS and K is long enough to give each slice at least MIN_SLICE.
+ */
+export function chooseMatmul(batch: number, m: number, n: number, k: number): MatmulPlan {
+  let variant: MatmulVariantName;
+  if (m <= SKINNY && n > SKINNY) variant = 'skinnyM';
+  else if (n <= SKINNY && m > SKINNY) variant = 'skinnyN';
+  else if (tilesOf(MATMUL_VARIANTS.tile64, m, n, batch) >= TARGET_WORKGROUPS) variant = 'tile64';
+  else variant = 'tile32';
+  const tiles = tilesOf(MATMUL_VARIANTS[variant], m, n, batch);
+  const splitK =
+    tiles >= TARGET_WORKGROUPS
+      ? 1
+      : Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_SLICE)));
+  return { variant, splitK };
+}
+
+let override: Partial<MatmulPlan> | null = null;
+
+/**
+ * Forces the variant and/or the K split of every matmul from now on (null: back to the heuristic).
+ * For tests and benchmarks; a forced K split applies only where the heuristic's could (operands
+ * within one binding).
+ */
+export function setMatmulOverride(plan: Partial<MatmulPlan> | null): void {
+  if (plan?.variant !== undefined && !Object.hasOwn(MATMUL_VARIANTS, plan.variant))
+    throw new Error(
+      `unknown matmul variant '${plan.variant}' (known: ${Object.keys(MATMUL_VARIANTS).join(', ')})`,
+    );
+  if (plan?.splitK !== undefined && !(Number.isInteger(plan.splitK) && plan.splitK >= 1))
+    throw new Error(`matmul splitK must be an integer ≥ 1, got ${plan.splitK}`);
+  override = plan;
+}
+
+function planFor(batch: number, m: number, n: number, k: number, canSplitK: boolean): MatmulPlan {
+  const auto = chooseMatmul(batch, m, n, k);
+  const plan = { ...auto, ...override };
+  return { variant: plan.variant, splitK: canSplitK ? plan.splitK : 1 };
+}
+
+/** Params words (see the shader's comment). */
+const MATMUL_WORDS = 19;
 
 /**
  * Params: [m, n, k, aRow, aCol, bRow, bCol, aBatch, bBatch, batchBase, aOff, bOff, cOff, ldc, cBatch,
- * accumulate]. m, n, k are the extents of this dispatch's block; op(A)[i, p] of batch t is at
- * t·aBatch + aOff + i·aRow + p·aCol in the bound window (aOff folds in the block's origin and the
- * window's offset; u32 arithmetic wraps, so it may be "negative"); C[i, j] at t·cBatch + cOff + i·ldc + j.
- * `accumulate`: add to C (a later block of K when the operands are larger than one binding).
+ * accumulate, splitK, kSlice, cSlice]. m, n, k are the extents of this dispatch's block; op(A)[i, p]
+ * of batch t is at t·aBatch + aOff + i·aRow + p·aCol in the bound window (aOff folds in the block's
+ * origin and the window's offset; u32 arithmetic wraps, so it may be "negative"); C[i, j] at
+ * t·cBatch + s·cSlice + cOff + i·ldc + j, where s < splitK is the K slice [s·kSlice, (s+1)·kSlice) the
+ * workgroup sums (workgroup z = local batch · splitK + s). `accumulate`: add to C (a later block of K
+ * when the operands are larger than one binding).
+ *
+ * `aK`: A is contiguous along K (not transposed), so consecutive invocations load consecutive p;
+ * else consecutive i. `bK` likewise for B (transposed: contiguous along K), else consecutive j.
  */
-const wgsl = (elem: 'f32' | 'f16', out: 'f32' | 'f16') => {
+function matmulWgsl(
+  v: MatmulVariant,
+  elem: 'f32' | 'f16',
+  out: 'f32' | 'f16',
+  aK: boolean,
+  bK: boolean,
+): string {
+  const { tm, tn, rm, rn, tk } = v;
+  const wx = tn / rn;
+  const wy = tm / rm;
+  const threads = wx * wy;
+  if (!Number.isInteger(wx) || !Number.isInteger(wy) || (tk * tm) % threads || (tk * tn) % threads)
+    throw new Error(`matmul variant ${JSON.stringify(v)}: tiles must divide among its invocations`);
   const read = (e: string) => (elem === 'f16' ? `f32(${e})` : e);
   const readC = (e: string) => (out === 'f16' ? `f32(${e})` : e);
   const write = (e: string) => (out === 'f16' ? `to_f16(${e})` : e);
+  // Accumulators: acc_r_g holds columns 4g … 4g+w−1 of row r of the block (w ≤ 4: a vecw or an f32).
+  const groups = Array.from({ length: Math.ceil(rn / 4) }, (_, g) => ({ g, w: Math.min(4, rn - 4 * g) }));
+  const vt = (w: number) => (w === 1 ? 'f32' : `vec${w}<f32>`);
+  const rows = Array.from({ length: rm }, (_, r) => r);
+  const decls = rows
+    .flatMap((r) => groups.map(({ g, w }) => `  var acc_${r}_${g} = ${vt(w)}(0.0f);`))
+    .join('\n');
+  const bvec = ({ g, w }: { g: number; w: number }) =>
+    w === 1
+      ? `Bs[ob + tj + ${4 * g}u]`
+      : `${vt(w)}(${Array.from({ length: w }, (_, c) => `Bs[ob + tj + ${4 * g + c}u]`).join(', ')})`;
+  const fmas = [
+    ...rows.map((r) => `      let a${r} = As[oa + ti + ${r}u];`),
+    ...groups.map((gr) => `      let b${gr.g} = ${bvec(gr)};`),
+    ...rows.flatMap((r) =>
+      groups.map(({ g, w }) => `      acc_${r}_${g} = fma(${vt(w)}(a${r}), b${g}, acc_${r}_${g});`),
+    ),
+  ].join('\n');
+  // Tile loads: element e of the staged tile → (kk, q) with the operand's contiguous axis varying
+  // fastest between consecutive invocations.
+  const loads = (tile: 'A' | 'B') => {
+    const T = tile === 'A' ? tm : tn;
+    const kMajor = tile === 'A' ? aK : bK;
+    const count = (tk * T) / threads;
+    const lines: string[] = [];
+    for (let l = 0; l < count; l++) {
+      const e = `lid + ${l * threads}u`;
+      const [kk, q] = kMajor ? [`(${e}) % ${tk}u`, `(${e}) / ${tk}u`] : [`(${e}) / ${T}u`, `(${e}) % ${T}u`];
+      const src =
+        tile === 'A'
+          ? `if (i0 + q < M && p < pEnd) { v = ${read('a[aBase + (i0 + q) * aRow + p * aCol]')}; }`
+          : `if (j0 + q < N && p < pEnd) { v = ${read('b[bBase + p * bRow + (j0 + q) * bCol]')}; }`;
+      lines.push(
+        `    { let kk = ${kk}; let q = ${q}; let p = p0 + kk; var v = 0.0f; ${src} ${tile}s[kk * ${T}u + q] = v; }`,
+      );
+    }
+    return lines.join('\n');
+  };
+  const stores = rows
+    .map((r) => {
+      const cols = groups.flatMap(({ g, w }) =>
+        Array.from({ length: w }, (_, c) => {
+          const val = w === 1 ? `acc_${r}_${g}` : `acc_${r}_${g}[${c}]`;
+          return `      if (gj + ${4 * g + c}u < N) { let at = row + gj + ${4 * g + c}u; if (accumulate) { c[at] = ${write(`${readC('c[at]')} + ${val}`)}; } else { c[at] = ${write(val)}; } }`;
+        }),
+      );
+      return `    if (gi + ${r}u < M) {\n      let row = cBase + (gi + ${r}u) * ldc;\n${cols.join('\n')}\n    }`;
+    })
+    .join('\n');
   return `${header(
     [
       { name: 'a', elem },
       { name: 'b', elem },
     ],
     [{ name: 'c', elem: out }],
-    16,
+    MATMUL_WORDS,
   )}
-var<workgroup> As: array<f32, ${TK * T}>; // [kk][i]
-var<workgroup> Bs: array<f32, ${TK * T}>; // [kk][j]
+var<workgroup> As: array<f32, ${tk * tm}>; // [kk][i]
+var<workgroup> Bs: array<f32, ${tk * tn}>; // [kk][j]
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let M = pu(0u);
@@ -62,55 +224,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let aCol = pu(4u);
   let bRow = pu(5u);
   let bCol = pu(6u);
-  let t = wid.z + pu(9u);
+  let S = pu(16u);
+  let t = wid.z / S + pu(9u);
+  let s = wid.z % S;
   let aBase = t * pu(7u) + pu(10u);
   let bBase = t * pu(8u) + pu(11u);
-  let cBase = t * pu(14u) + pu(12u);
+  let cBase = t * pu(14u) + s * pu(18u) + pu(12u);
   let ldc = pu(13u);
   let accumulate = pu(15u) == 1u;
-  let i0 = wid.y * ${T}u;
-  let j0 = wid.x * ${T}u;
-  let ti = lid3.y * ${R}u;
-  let tj = lid3.x * ${R}u;
-  var acc: array<vec4<f32>, ${R}>;
-  for (var p0 = 0u; p0 < K; p0 = p0 + ${TK}u) {
-    for (var l = 0u; l < ${(TK * T) / 256}u; l = l + 1u) {
-      let e = lid + l * 256u;
-      let kk = e / ${T}u;
-      let q = e % ${T}u;
-      let p = p0 + kk;
-      let gi = i0 + q;
-      let gj = j0 + q;
-      var av = 0.0f;
-      if (gi < M && p < K) { av = ${read('a[aBase + gi * aRow + p * aCol]')}; }
-      As[e] = av;
-      var bv = 0.0f;
-      if (gj < N && p < K) { bv = ${read('b[bBase + p * bRow + gj * bCol]')}; }
-      Bs[e] = bv;
-    }
+  let pStart = min(K, s * pu(17u));
+  let pEnd = min(K, pStart + pu(17u));
+  let i0 = wid.y * ${tm}u;
+  let j0 = wid.x * ${tn}u;
+  let ti = lid3.y * ${rm}u;
+  let tj = lid3.x * ${rn}u;
+${decls}
+  for (var p0 = pStart; p0 < pEnd; p0 = p0 + ${tk}u) {
+${loads('A')}
+${loads('B')}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
-      let o = kk * ${T}u;
-      let bv = vec4<f32>(Bs[o + tj], Bs[o + tj + 1u], Bs[o + tj + 2u], Bs[o + tj + 3u]);
-      for (var r = 0u; r < ${R}u; r = r + 1u) {
-        acc[r] = fma(vec4<f32>(As[o + ti + r]), bv, acc[r]);
-      }
+    for (var kk = 0u; kk < ${tk}u; kk = kk + 1u) {
+      let oa = kk * ${tm}u;
+      let ob = kk * ${tn}u;
+${fmas}
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < ${R}u; r = r + 1u) {
-    let gi = i0 + ti + r;
-    if (gi >= M) { break; }
-    for (var q = 0u; q < ${R}u; q = q + 1u) {
-      let gj = j0 + tj + q;
-      if (gj < N) {
-        let at = cBase + gi * ldc + gj;
-        if (accumulate) { c[at] = ${write(`${readC('c[at]')} + acc[r][q]`)}; } else { c[at] = ${write('acc[r][q]')}; }
-      }
-    }
-  }
+  let gi = i0 + ti;
+  let gj = j0 + tj;
+${stores}
 }`;
-};
+}
 
 /** −x as a u32 word (offsets subtract a window's start; the shader's u32 arithmetic wraps). */
 const wrap = (x: number) => (((x % 2 ** 32) + 2 ** 32) % 2 ** 32) >>> 0;
@@ -126,6 +270,15 @@ export const matmul: GPUKernel = (ctx, [a, b], [c], attrs: MatmulAttrs) => {
   matmulInto(ctx, a, b, c, attrs);
 };
 
+/** One dispatch's block: extents, first batch and batch count. */
+interface Block {
+  m: number;
+  n: number;
+  k: number;
+  t0: number;
+  batches: number;
+}
+
 function matmulInto(
   ctx: KernelContext,
   a: TensorInfo,
@@ -137,8 +290,19 @@ function matmulInto(
   const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
   const [bRow, bCol] = transposeB ? [1, k] : [n, 1];
   const maxZ = ctx.limits.maxComputeWorkgroupsPerDimension || 65535;
+  const elem = a.dtype === 'f16' ? 'f16' : 'f32';
+  const split = needsSplit(ctx.split, a, b, c);
+  // A K split needs a scratch of splitK·batch·m·n partial sums: only for operands within one binding.
+  const plan = planFor(batch, m, n, k, !split && m * n * batch > 0 && k > 0);
+  const v = MATMUL_VARIANTS[plan.variant];
+  const S = plan.splitK;
+  // The partial sums of a K split go to an f32 scratch laid out [S, batch, m, n], summed below.
+  const target = S > 1 ? { ...ctx.scratch(S * batch * m * n, 'f32'), shape: [S * batch * m * n] } : c;
+  const out = target.dtype === 'f16' ? 'f16' : 'f32';
+  // Each slice is a whole number of K steps.
+  const kSlice = Math.ceil(Math.ceil(k / S) / v.tk) * v.tk;
   const run = (
-    block: { m: number; n: number; k: number; t0: number; batches: number },
+    block: Block,
     offs: { a: number; b: number; c: number },
     accumulate: boolean,
     windows?: BindingWindow[],
@@ -160,25 +324,50 @@ function matmulInto(
       n,
       m * n,
       accumulate ? 1 : 0,
+      S,
+      S > 1 ? kSlice : Math.max(block.k, 1),
+      batch * m * n,
     );
-    const elem = a.dtype === 'f16' ? 'f16' : 'f32';
-    const out = c.dtype === 'f16' ? 'f16' : 'f32';
+    const aK = !transposeA;
+    const bK = transposeB;
     ctx.dispatch({
-      key: `matmul/${elem}/${out}`,
-      wgsl: () => wgsl(elem, out),
+      key: `matmul/${plan.variant}/${elem}/${out}/${aK ? 'k' : 'm'}${bK ? 'k' : 'n'}`,
+      wgsl: () => matmulWgsl(v, elem, out, aK, bK),
       inputs: [a, b],
-      outputs: [c],
+      outputs: [target],
       params,
-      workgroups: [Math.ceil(block.n / T), Math.ceil(block.m / T), block.batches],
+      workgroups: [Math.ceil(block.n / v.tn), Math.ceil(block.m / v.tm), block.batches * S],
       windows,
     });
   };
-  if (!needsSplit(ctx.split, a, b, c)) {
-    for (let t0 = 0; t0 < batch; t0 += maxZ)
-      run({ m, n, k, t0, batches: Math.min(maxZ, batch - t0) }, { a: 0, b: 0, c: 0 }, false);
+  if (!split) {
+    const perDispatch = Math.max(1, Math.floor(maxZ / S));
+    for (let t0 = 0; t0 < batch; t0 += perDispatch)
+      run({ m, n, k, t0, batches: Math.min(perDispatch, batch - t0) }, { a: 0, b: 0, c: 0 }, false);
+    if (S > 1) sumSlices(ctx, target, c, S, batch * m * n);
     return;
   }
   splitMatmul(ctx, attrs, { aRow, aCol, bRow, bCol, maxZ }, run);
+}
+
+/** C = Σ_s P[s] over the S slices of a K split, in slice order (f32 sums, one rounding to f16). */
+function sumSlices(ctx: KernelContext, partial: TensorInfo, c: TensorInfo, S: number, total: number): void {
+  const out = c.dtype === 'f16' ? 'f16' : 'f32';
+  const write = (e: string) => (out === 'f16' ? `to_f16(${e})` : e);
+  ctx.dispatch({
+    key: `matmul/sumSlices/${out}`,
+    wgsl: () =>
+      `${header([{ name: 'p', elem: 'f32' }], [{ name: 'c', elem: out }], 2)}\n${linearMain(
+        'pu(0u)',
+        `  var s = p[i];
+  for (var q = 1u; q < pu(1u); q = q + 1u) { s = s + p[q * pu(0u) + i]; }
+  c[i] = ${write('s')};`,
+      )}`,
+    inputs: [partial],
+    outputs: [c],
+    params: new Params().u32(total, S),
+    workgroups: grid1d(total),
+  });
 }
 
 /**
@@ -191,7 +380,7 @@ function splitMatmul(
   { batch, m, n, k, transposeA, transposeB, aBatchStride, bBatchStride }: MatmulAttrs,
   { aRow, aCol, bRow, bCol, maxZ }: { aRow: number; aCol: number; bRow: number; bCol: number; maxZ: number },
   run: (
-    block: { m: number; n: number; k: number; t0: number; batches: number },
+    block: Block,
     offs: { a: number; b: number; c: number },
     accumulate: boolean,
     windows: BindingWindow[],

@@ -2,6 +2,18 @@
  * Row kernels (one workgroup per row, reductions in workgroup memory): softmax, logSoftmax,
  * crossEntropy (max-subtracted, with the accurate exp/log of wgsl-math), layerNorm, rmsNorm; and the
  * elementwise batchNorm. One generator builds each row kernel from its passes.
+ *
+ * Why the row kernels look the way they do (they were the slowest part of this backend): a row gets
+ * `rowThreads(size)` invocations — 64 for rows up to 8192, 256 beyond — each striding over the row
+ * (neighbouring invocations read neighbouring elements: coalesced). Fewer invocations per row means a
+ * shallower tree (6 levels) and fewer barriers, which are what CPU rasterizers (lavapipe, SwiftShader)
+ * pay for most — they run a workgroup's invocations as SIMD batches and switch between them at every
+ * barrier — while GPUs still get one workgroup per row of many rows. The softmax family takes each
+ * invocation's own max m_t first, then Σ exp(x − m_t) over its elements, and merges the (m_t, s_t)
+ * pairs in ONE tree with the rescaling s = s₁·e^(m₁−m) + s₂·e^(m₂−m), m = max(m₁, m₂): one tree instead
+ * of two, and softmax evaluates exp once per element (it keeps e^(x − m_t) in y and scales y by
+ * e^(m_t − M)/S in place) instead of twice. A row whose max M is not finite (a NaN, +∞, or all −∞) is
+ * NaN throughout, as in the reference (its e^(x − M) is NaN there).
  */
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
@@ -9,15 +21,22 @@ import { alignedPieces, type BindingWindow, needsSplit, splitRange, windowOver }
 import { grid1d, header, linearMain, Params } from '../wgsl.js';
 import { mathLib } from '../wgsl-math.js';
 
-const RWG = 256;
+/** Invocations per row: 64 (a 6-level tree) unless the row is long enough to keep 256 busy. */
+export const rowThreads = (size: number) => (size > 8192 ? 256 : 64);
 
-/** Workgroup reductions over `red` (sum, and max with NaN propagation). */
+/**
+ * Workgroup reductions over `RW` invocations (a WGSL constant the kernel defines): sums, max with NaN
+ * propagation, and the (max, Σexp) merge of the softmax family. Each returns the result to every
+ * invocation.
+ */
 const WG_REDUCE = `
-var<workgroup> red: array<f32, ${RWG}>;
+var<workgroup> red: array<f32, RW>;
+var<workgroup> red2: array<f32, RW>;
+fn max_nan(a: f32, b: f32) -> f32 { return select(max(a, b), f32_nan(), is_nan(a) || is_nan(b)); }
 fn wg_sum(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
-  for (var s = ${RWG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = RW / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
     workgroupBarrier();
   }
@@ -25,18 +44,39 @@ fn wg_sum(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
-fn max_nan(a: f32, b: f32) -> f32 { return select(max(a, b), f32_nan(), is_nan(a) || is_nan(b)); }
 fn wg_max(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
-  for (var s = ${RWG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = RW / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) { red[lid] = max_nan(red[lid], red[lid + s]); }
     workgroupBarrier();
   }
   let r = red[0];
   workgroupBarrier();
   return r;
-}`;
+}
+// s·e^(m − mm) for a partial sum s taken at max m, rescaled to the larger max mm (m = −∞: s = 0).
+fn rescale(s: f32, m: f32, mm: f32) -> f32 { return select(s * exp_acc(m - mm), 0.0f, s == 0.0f); }
+// (M, S): the row max and Σ e^(x − M), from each invocation's (m_t, s_t = Σ e^(x − m_t)).
+fn wg_max_sumexp(m: f32, s: f32, lid: u32) -> vec2<f32> {
+  red[lid] = m;
+  red2[lid] = s;
+  workgroupBarrier();
+  for (var k = RW / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) {
+      let m1 = red[lid];
+      let m2 = red[lid + k];
+      let mm = max_nan(m1, m2);
+      red2[lid] = rescale(red2[lid], m1, mm) + rescale(red2[lid + k], m2, mm);
+      red[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  let r = vec2<f32>(red[0], red2[0]);
+  workgroupBarrier();
+  return r;
+}
+fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }`;
 
 /**
  * Row-kernel parameters: [rows, size, attr (f32: eps or label smoothing), row base, vector base].
@@ -126,7 +166,7 @@ const LONG_ROW_PHASES: Record<string, string[]> = {
  * the labels / loss windows)].
  */
 function longRowPhase(op: string, phase: string): string {
-  const SEG = `for (var j = lid; j < n; j = j + ${RWG}u)`;
+  const SEG = 'for (var j = lid; j < n; j = j + RW)';
   const merge = (value: string, slot: number) =>
     `if (first) { st[k + ${slot}u] = ${value}; } else { st[k + ${slot}u] = st[k + ${slot}u] + ${value}; }`;
   switch (`${op}/${phase}`) {
@@ -229,6 +269,9 @@ const LONG_ROW_INPUTS: Record<string, { name: string; elem: 'f32' | 'i32' }[]> =
   ],
 };
 
+/** Invocations per (row, segment) of a long row (segments are as long as a binding allows). */
+const LONG_ROW_THREADS = 256;
+
 function longRows(
   ctx: KernelContext,
   { rows, size, attr }: { rows: number; size: number; attr: number },
@@ -253,8 +296,9 @@ function longRows(
       10,
     )}
 ${mathLib(['consts', 'exp', 'log'])}
+const RW = ${LONG_ROW_THREADS}u;
 ${WG_REDUCE}
-@compute @workgroup_size(${RWG})
+@compute @workgroup_size(${LONG_ROW_THREADS})
 fn main(@builtin(local_invocation_index) lid: u32) {
   let n = pu(0u);
   let j0 = pu(1u);
@@ -293,22 +337,24 @@ ${longRowPhase(op, phase)}
 }
 
 /**
- * A row kernel: `body` runs once per workgroup with `row`, `size` (= pu(1)), `base` (where the row
- * starts in a [rows, size] binding), `vrow` (its index in a [rows] binding) and `lid` defined; it
- * strides over the row with `for (var j = lid; j < size; j += ${RWG})`.
+ * A row kernel of `threads` invocations per row (the WGSL constant `RW`): `body` runs once per
+ * workgroup with `row`, `size` (= pu(1)), `base` (where the row starts in a [rows, size] binding),
+ * `vrow` (its index in a [rows] binding) and `lid` defined; it strides over the row with `LOOP`.
  */
 function rowKernel(
   key: string,
+  threads: number,
   inputs: { name: string; elem: 'f32' | 'i32' }[],
   body: string,
   math: string[] = [],
 ): { key: string; wgsl: () => string } {
   return {
-    key,
+    key: `${key}/${threads}`,
     wgsl: () => `${header(inputs, [{ name: 'y', elem: 'f32' }], ROW_WORDS)}
-${mathLib(['consts', ...math])}
+${mathLib(['consts', 'exp', ...math])}
+const RW = ${threads}u;
 ${WG_REDUCE}
-@compute @workgroup_size(${RWG})
+@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = wid.y * nwg.x + wid.x;
@@ -321,7 +367,27 @@ ${body}
   };
 }
 
-const LOOP = `for (var j = lid; j < size; j = j + ${RWG}u)`;
+const LOOP = 'for (var j = lid; j < size; j = j + RW)';
+
+/**
+ * The first half of every softmax-family row: this invocation's max m_t over its elements, then
+ * `term` (e.g. Σ e^(x − m_t)) accumulated in `s` with `v` = x[j] and `e` = e^(v − m_t) in scope (e = 0
+ * when m_t = −∞: all of its elements are −∞), then the row's (M, S) merged from every invocation's
+ * (m_t, s_t). `ok`: M is finite (else the row's results are NaN).
+ */
+function maxSumExp(term: string, extra = ''): string {
+  return `
+  var mt = -f32_inf();
+  ${LOOP} { mt = max_nan(mt, x[base + j]); }
+  // e^(v − m_t) with m_t = −∞ would be e^(−∞ + ∞); such an invocation's elements contribute 0.
+  let mz = select(mt, 0.0f, mt == -f32_inf());
+  var s = 0.0f;${extra}
+  ${LOOP} { let v = x[base + j]; let e = exp_acc(v - mz); ${term} }
+  let ms = wg_max_sumexp(mt, s, lid);
+  let M = ms.x;
+  let S = ms.y;
+  let ok = is_finite(M);`;
+}
 
 interface RowAttrs {
   rows: number;
@@ -330,21 +396,19 @@ interface RowAttrs {
 
 function softmaxKernel(log: boolean): GPUKernel {
   return (ctx, [x], [y], { rows, size }: RowAttrs) => {
-    const body = `
-  var m = -f32_inf();
-  ${LOOP} { m = max_nan(m, x[base + j]); }
-  m = wg_max(m, lid);
-  var s = 0.0f;
-  ${LOOP} { s = s + exp_acc(x[base + j] - m); }
-  s = wg_sum(s, lid);
-  ${
-    log
-      ? `let ls = log_acc(s);\n  ${LOOP} { y[base + j] = (x[base + j] - m) - ls; }`
-      : `let inv = 1.0f / s;\n  ${LOOP} { y[base + j] = exp_acc(x[base + j] - m) * inv; }`
-  }`;
+    // softmax keeps e^(x − m_t) in y and rescales it by e^(m_t − M)/S: one exp per element.
+    const body = log
+      ? `${maxSumExp('s = s + e;')}
+  let ls = log_acc(S);
+  ${LOOP} { y[base + j] = select(f32_nan(), (x[base + j] - M) - ls, ok); }`
+      : `${maxSumExp('s = s + e; y[base + j] = e;')}
+  let scale = select(exp_acc(mt - M) / S, 0.0f, mt == -f32_inf());
+  ${LOOP} { y[base + j] = select(f32_nan(), y[base + j] * scale, ok); }`;
     rowDispatch(
       ctx,
-      rowKernel(log ? 'logSoftmax' : 'softmax', [{ name: 'x', elem: 'f32' }], body, ['exp', 'log']),
+      rowKernel(log ? 'logSoftmax' : 'softmax', rowThreads(size), [{ name: 'x', elem: 'f32' }], body, [
+        'log',
+      ]),
       { rows, size },
       [x],
       [y],
@@ -364,33 +428,27 @@ const crossEntropy: GPUKernel = (
   { rows, size, labelSmoothing }: RowAttrs & { labelSmoothing: number },
 ) => {
   const body = `
-  let eps = pf(2u);
-  var m = -f32_inf();
-  ${LOOP} { m = max_nan(m, x[base + j]); }
-  m = wg_max(m, lid);
-  var s = 0.0f;
-  var t = 0.0f;
-  ${LOOP} { let v = x[base + j]; s = s + exp_acc(v - m); t = t + v; }
-  s = wg_sum(s, lid);
-  t = wg_sum(t, lid);
+  let eps = pf(2u);${maxSumExp('s = s + e; t = t + v;', '\n  var t = 0.0f;')}
+  let T = wg_sum(t, lid);
   if (lid == 0u) {
     let label = labels[vrow];
-    if (label < 0 || u32(label) >= size) {
+    if (label < 0 || u32(label) >= size || !ok) {
       y[vrow] = f32_nan();
     } else {
-      y[vrow] = (m + log_acc(s)) - (1.0f - eps) * x[base + u32(label)] - (eps / f32(size)) * t;
+      y[vrow] = (M + log_acc(S)) - (1.0f - eps) * x[base + u32(label)] - (eps / f32(size)) * T;
     }
   }`;
   rowDispatch(
     ctx,
     rowKernel(
       'crossEntropy',
+      rowThreads(size),
       [
         { name: 'x', elem: 'f32' },
         { name: 'labels', elem: 'i32' },
       ],
       body,
-      ['exp', 'log'],
+      ['log'],
     ),
     { rows, size, attr: labelSmoothing },
     [x, labels],
@@ -403,6 +461,7 @@ interface NormAttrs extends RowAttrs {
   eps: number;
 }
 
+/** Two passes for the variance (Σ(x − μ)² after μ), not Σx² − nμ², which cancels. */
 const layerNorm: GPUKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: NormAttrs) => {
   const body = `
   var s = 0.0f;
@@ -416,6 +475,7 @@ const layerNorm: GPUKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: N
     ctx,
     rowKernel(
       'layerNorm',
+      rowThreads(size),
       [
         { name: 'x', elem: 'f32' },
         { name: 'gamma', elem: 'f32' },
@@ -440,6 +500,7 @@ const rmsNorm: GPUKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormAttrs
     ctx,
     rowKernel(
       'rmsNorm',
+      rowThreads(size),
       [
         { name: 'x', elem: 'f32' },
         { name: 'gamma', elem: 'f32' },

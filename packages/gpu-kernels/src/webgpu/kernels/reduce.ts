@@ -2,7 +2,9 @@
  * Reductions on core's canonical view: x as [outer, reduceSize, inner], y as [outer, inner].
  * One generator, two strategies:
  * - `wg`: one workgroup per output, threads stride over the reduced axis, then a tree in workgroup
- *   memory (long reductions: sums become pairwise, so error grows slowly);
+ *   memory (long reductions: sums become pairwise, so error grows slowly). 64 threads (a 6-level
+ *   tree) unless the reduced axis is long enough to keep 256 busy: every tree level is a barrier,
+ *   which CPU rasterizers (lavapipe, SwiftShader) pay dearly for — as the row kernels in ./nn.ts;
  * - `col`: one thread per output looping over the reduced axis (short reductions over many
  *   outputs; neighbouring threads read neighbouring columns).
  * NaN rules follow the reference: max/min propagate NaN; argmax/argmin return the first extreme,
@@ -20,7 +22,8 @@ interface ReduceAttrs {
   inner: number;
 }
 
-const RWG = 256;
+/** Threads of a `wg` reduction over rC elements. */
+const wgThreads = (rC: number) => (rC > 8192 ? 256 : 64);
 
 type Elem = 'f32' | 'i32';
 const elemOf = (t: TensorInfo): Elem => (t.dtype === 'i32' ? 'i32' : 'f32');
@@ -141,7 +144,8 @@ function reduceKernel(op: string): GPUKernel {
         p.acc ? 1 : 0,
       );
       const useWg = p.rC >= 128 && outputs <= 16384;
-      dispatchPiece(ctx, op, e, outElem, isArg, useWg, best !== null, params, {
+      const threads = wgThreads(p.rC);
+      dispatchPiece(ctx, op, e, outElem, isArg, useWg ? threads : 0, best !== null, params, {
         inputs: [x],
         outputs: best ? [y, best] : [y],
         windows: split ? (best ? [xw, yw, yw] : [xw, yw]) : undefined,
@@ -157,12 +161,14 @@ function dispatchPiece(
   e: Elem,
   outElem: Elem,
   isArg: boolean,
-  useWg: boolean,
+  /** Threads of the `wg` strategy (one workgroup per output), 0 for `col`. */
+  wgSize: number,
   keepBest: boolean,
   params: Params,
   binding: Pick<DispatchSpec, 'inputs' | 'outputs' | 'windows' | 'workgroups'>,
 ): void {
-  const key = `reduce/${op}/${e}/${useWg ? 'wg' : 'col'}${keepBest ? '/runs' : ''}`;
+  const useWg = wgSize > 0;
+  const key = `reduce/${op}/${e}/${useWg ? `wg${wgSize}` : 'col'}${keepBest ? '/runs' : ''}`;
   const head = () =>
     [
       header(
@@ -229,19 +235,19 @@ function dispatchPiece(
     let body: string;
     if (isArg) {
       const better = argBetter(op, e);
-      shared = `var<workgroup> sv: array<${e}, ${RWG}>;\nvar<workgroup> si: array<u32, ${RWG}>;`;
+      shared = `var<workgroup> sv: array<${e}, ${wgSize}>;\nvar<workgroup> si: array<u32, ${wgSize}>;`;
       body = `
   // Each thread: the first extreme of its strided subset (in increasing r).
   var best = ${xAt('min(lid, rC - 1u)')};
   var at = min(lid, rC - 1u);
-  for (var r = lid + ${RWG}u; r < rC; r = r + ${RWG}u) {
+  for (var r = lid + ${wgSize}u; r < rC; r = r + ${wgSize}u) {
     let v = ${xAt('r')};
     if (${better('v', 'best')}) { best = v; at = r; }
   }
   sv[lid] = best;
   si[lid] = at;
   workgroupBarrier();
-  for (var s = ${RWG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${wgSize / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) {
       let v = sv[lid + s];
       let j = si[lid + s];
@@ -255,13 +261,13 @@ function dispatchPiece(
   if (lid == 0u) { ${store('sv[0]', 'si[0]')} }`;
     } else {
       const { init, combine } = valueOp(op, e);
-      shared = `var<workgroup> sv: array<${e}, ${RWG}>;`;
+      shared = `var<workgroup> sv: array<${e}, ${wgSize}>;`;
       body = `
   var acc = ${init};
-  for (var r = lid; r < rC; r = r + ${RWG}u) { acc = ${combine('acc', xAt('r'))}; }
+  for (var r = lid; r < rC; r = r + ${wgSize}u) { acc = ${combine('acc', xAt('r'))}; }
   sv[lid] = acc;
   workgroupBarrier();
-  for (var s = ${RWG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${wgSize / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) { sv[lid] = ${combine('sv[lid]', 'sv[lid + s]')}; }
     workgroupBarrier();
   }
@@ -269,7 +275,7 @@ function dispatchPiece(
     }
     wgsl = () => `${head()}
 ${shared}
-@compute @workgroup_size(${RWG})
+@compute @workgroup_size(${wgSize})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let out = wid.y * nwg.x + wid.x;
