@@ -372,7 +372,7 @@ const ERF_SPLIT = memory.data<f32>([0.875]);
 
 @inline export function vsiluSlow(x: v128): v128 {
   const main = f32x4.div(x, f32x4.add(k(ONE), vexpSlow(f32x4.neg(x))));
-  const r = v128.bitselect(main, f32x4.mul(x, vsigmoidSlow(x)), expOutOfRange(x));
+  const r = v128.bitselect(f32x4.mul(x, vsigmoidSlow(x)), main, expOutOfRange(x));
   const far = v128.and(f32x4.lt(x, k(SILU_FAR_HI)), f32x4.gt(x, k(SILU_FAR_LO)));
   if (!v128.any_true(far)) return r;
   const hi = x;

@@ -4,7 +4,7 @@
 // with the op's identity), so one loop serves f32 and i32 and every result is a vector whose lane 0 is
 // the answer.
 import { loadPartial, storePartial, splat, isplat, hsum, fma } from './common';
-import { vexp, vlog } from './math';
+import { vexp, vexpFast, vexpSlow, vlog } from './math';
 
 // A reduction: `id` is the identity (splatted), `v` folds an input vector into an accumulator, `c`
 // merges two accumulators (≠ v for sums of squares).
@@ -311,15 +311,60 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   return reduceRowF32<RMax>(p, n);
 }
 
-/** Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. */
-@inline function sumExp(x: usize, y: usize, n: i32, m: f32): f32 {
+/**
+ * The row's max, and whether exp's fast path covers every x − max of the row (no NaN, max − min ≤ 86,
+ * see math.ts): one pass with pmax/pmin (one instruction each; wasm's NaN-propagating f32x4.max costs
+ * V8 about eight) and a NaN flag. Returns the max, with its sign of zero as rowMax gives it, or NaN when
+ * the fast path does not apply (then the caller takes rowMax and the slow path).
+ */
+@inline function rowMaxFast(p: usize, n: i32): f32 {
+  let mx0 = splat(-Infinity), mx1 = mx0, mn0 = splat(Infinity), mn1 = mn0;
+  let bad = splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const q = p + (<usize>i << 2);
+    const a = v128.load(q);
+    const b = v128.load(q, 16);
+    mx0 = f32x4.pmax(mx0, a);
+    mx1 = f32x4.pmax(mx1, b);
+    mn0 = f32x4.pmin(mn0, a);
+    mn1 = f32x4.pmin(mn1, b);
+    bad = v128.or(bad, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const a = v128.load(p + (<usize>i << 2));
+    mx0 = f32x4.pmax(mx0, a);
+    mn0 = f32x4.pmin(mn0, a);
+    bad = v128.or(bad, f32x4.ne(a, a));
+  }
+  const t = n - i;
+  if (t > 0) {
+    const q = p + (<usize>i << 2);
+    const a = loadTail(q, t, splat(-Infinity));
+    mx1 = f32x4.pmax(mx1, a);
+    mn1 = f32x4.pmin(mn1, loadTail(q, t, splat(Infinity)));
+    bad = v128.or(bad, f32x4.ne(a, a));
+  }
+  const mx = across<RMax>(f32x4.pmax(mx0, mx1));
+  const mn = across<RMin>(f32x4.pmin(mn0, mn1));
+  const m = f32x4.extract_lane(mx, 0);
+  // max − min ≤ 86 (false for ±inf and NaN)
+  if (v128.any_true(bad) || !(m - f32x4.extract_lane(mn, 0) <= 86)) return NaN;
+  // pmax keeps the first of −0 and +0; rowMax's NaN-propagating max prefers +0 (log-softmax sees it)
+  return m == 0 ? rowMax(p, n) : m;
+}
+
+/** Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. fast: every x − m is in exp's fast range. */
+@inline function sumExpWith(x: usize, y: usize, n: i32, m: f32, fast: bool): f32 {
   const vm = splat(m);
   let s0 = splat(0), s1 = splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
-    const e0 = vexp(f32x4.sub(v128.load(x + o), vm));
-    const e1 = vexp(f32x4.sub(v128.load(x + o, 16), vm));
+    const d0 = f32x4.sub(v128.load(x + o), vm);
+    const d1 = f32x4.sub(v128.load(x + o, 16), vm);
+    const e0 = fast ? vexpFast(d0) : vexpSlow(d0);
+    const e1 = fast ? vexpFast(d1) : vexpSlow(d1);
     if (y) {
       v128.store(y + o, e0);
       v128.store(y + o, e1, 16);
@@ -329,7 +374,8 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const e0 = vexp(f32x4.sub(v128.load(x + o), vm));
+    const d0 = f32x4.sub(v128.load(x + o), vm);
+    const e0 = fast ? vexpFast(d0) : vexpSlow(d0);
     if (y) v128.store(y + o, e0);
     s0 = f32x4.add(s0, e0);
   }
@@ -337,7 +383,8 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   const t = n - i;
   if (t > 0) {
     const o = <usize>i << 2;
-    const e = vexp(f32x4.sub(loadPartial(x + o, t), vm));
+    const d = f32x4.sub(loadPartial(x + o, t), vm);
+    const e = fast ? vexpFast(d) : vexpSlow(d);
     if (y) storePartial(y + o, e, t);
     s += f32x4.extract_lane(e, 0);
     if (t > 1) s += f32x4.extract_lane(e, 1);
@@ -345,6 +392,25 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   }
   return s;
 }
+
+/**
+ * Σ exp(x − max) over a row of n, writing the exps to y when y ≠ 0; the max goes to `rowMaxOut`.
+ * Whole rows take exp's fast path (chosen once per row, no per-vector test); a row with NaN, ±inf or a
+ * spread over 86 (e.g. a −inf attention mask) takes the slow path, which gives the same bits for every
+ * element the fast path covers.
+ */
+@inline function rowSumExp(x: usize, y: usize, n: i32): f32 {
+  const mf = rowMaxFast(x, n);
+  if (mf == mf) {
+    rowMaxOut = mf;
+    return sumExpWith(x, y, n, mf, true);
+  }
+  const m = rowMax(x, n);
+  rowMaxOut = m;
+  return sumExpWith(x, y, n, m, false);
+}
+/** The max of the last rowSumExp row (a second return value; per instance, so per thread). */
+let rowMaxOut: f32 = 0;
 
 @inline function slog(x: f32): f32 {
   return f32x4.extract_lane(vlog(f32x4.splat(x)), 0);
@@ -371,8 +437,7 @@ export function softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
     const yr = y + rb * r;
-    const m = rowMax(xr, n);
-    const s = sumExp(xr, yr, n, m);
+    const s = rowSumExp(xr, yr, n);
     scaleRow(yr, n, 1 / s, 0);
   }
 }
@@ -383,8 +448,8 @@ export function log_softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
     const yr = y + rb * r;
-    const m = rowMax(xr, n);
-    const lse = m + slog(sumExp(xr, 0, n, m));
+    const s = rowSumExp(xr, 0, n);
+    const lse = rowMaxOut + slog(s);
     if (xr != yr) memory.copy(yr, xr, rb);
     scaleRow(yr, n, 1, -lse);
   }
@@ -395,8 +460,9 @@ export function logsumexp_f32(x: usize, y: usize, rows: i32, n: i32): void {
   const rb = <usize>n << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
-    const m = rowMax(xr, n);
-    store<f32>(y + (<usize>r << 2), m == -Infinity ? m : m + slog(sumExp(xr, 0, n, m)));
+    const s = rowSumExp(xr, 0, n); // (NaN for a row of −inf: not used)
+    const m = rowMaxOut;
+    store<f32>(y + (<usize>r << 2), m == -Infinity ? m : m + slog(s));
   }
 }
 
@@ -408,8 +474,8 @@ export function cross_entropy_f32(x: usize, labels: usize, loss: usize, rows: i3
   const rb = <usize>C << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
-    const m = rowMax(xr, C);
-    const lse = m + slog(sumExp(xr, 0, C, m));
+    const se = rowSumExp(xr, 0, C);
+    const lse = rowMaxOut + slog(se);
     const lab = load<i32>(labels + (<usize>r << 2));
     let l: f32 = NaN;
     if (lab >= 0 && lab < C) {
@@ -433,8 +499,7 @@ export function cross_entropy_backward_f32(
     const xr = x + rb * r;
     const dr = dx + rb * r;
     const g = load<f32>(dloss + (<usize>(r * dlossStride) << 2));
-    const m = rowMax(xr, C);
-    const s = sumExp(xr, dr, C, m);
+    const s = rowSumExp(xr, dr, C);
     scaleRow(dr, C, g / s, -g * u);
     const lab = load<i32>(labels + (<usize>r << 2));
     if (lab >= 0 && lab < C) {

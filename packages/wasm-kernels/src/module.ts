@@ -35,7 +35,9 @@ import {
   planBinary,
   planConv,
   planGemm,
+  planRows,
   planUnary,
+  ROW_SOFTMAX_NS,
   THREAD_EXPORTS,
   type ThreadExport,
   unaryCostNs,
@@ -700,6 +702,27 @@ export class KernelModule {
       }
     }
     this.exports.unary_f32(UnaryOp[op], x, y, n, p0, p1);
+  }
+
+  /** y = softmax(x) over `rows` rows of n floats (max-subtracted); x === y allowed. Split by rows. */
+  softmax(x: Ptr, y: Ptr, rows: number, n: number): void {
+    this.rowKernel('softmax_f32', x, y, rows, n);
+  }
+
+  /** y = x − logsumexp(x) over `rows` rows of n floats; x === y allowed. Split by rows. */
+  logSoftmax(x: Ptr, y: Ptr, rows: number, n: number): void {
+    this.rowKernel('log_softmax_f32', x, y, rows, n);
+  }
+
+  private rowKernel(fn: 'softmax_f32' | 'log_softmax_f32', x: Ptr, y: Ptr, rows: number, n: number): void {
+    if (this.pool) {
+      const plan = planRows(fn, x, y, rows, n, ROW_SOFTMAX_NS, this.pool.threads);
+      if (plan) {
+        this.runPlan(plan);
+        return;
+      }
+    }
+    this.exports[fn](x, y, rows, n);
   }
 
   /** y = op(a, b) with a broadcast plan from `broadcastPlan(outShape, [aShape, bShape])`. */

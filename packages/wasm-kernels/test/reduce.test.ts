@@ -124,7 +124,7 @@ function refSoftmaxRow(x: ArrayLike<number>): { p: Float64Array; lse: number } {
 }
 
 describe('softmax family', () => {
-  for (const n of [1, 3, 17, 63, 64, 65, 257, 1000]) {
+  for (const n of [1, 2, 3, 5, 7, 9, 17, 63, 64, 65, 257, 1000, 1027]) {
     it(`softmax / logSoftmax / logsumexp, rows of ${n}`, () => {
       const rows = 3;
       const x = randomF32(rows * n, n, -20, 20);
@@ -162,6 +162,29 @@ describe('softmax family', () => {
       expect(Array.from(km.readF32(px, x.length))).toEqual(Array.from(sm));
     });
   }
+
+  it("rows outside exp's fast path give their other elements the fast path's bits", () => {
+    // A row whose spread exceeds 86 (or with ±inf / NaN) takes the slow path; −200 below the max adds an
+    // exact 0 to the sum, so the other 64 elements must come out bit-identical to the fast row's.
+    const n = 64;
+    const x = randomF32(n, 41, -20, 20);
+    const wide = new Float32Array(n + 1);
+    wide.set(x);
+    wide[n] = -200;
+    for (const fn of ['softmax_f32', 'log_softmax_f32'] as const) {
+      const outs = [x, wide].map((v) => {
+        const px = km.allocF32(v.length, v);
+        const py = km.allocF32(v.length);
+        km.exports[fn](px, py, 1, v.length);
+        const y = km.readF32(py, v.length);
+        km.free(px);
+        km.free(py);
+        return y;
+      });
+      expect(Array.from(outs[1]!.subarray(0, n)), fn).toEqual(Array.from(outs[0]!));
+      if (fn === 'softmax_f32') expect(outs[1]![n]).toBe(0);
+    }
+  });
 
   it('cross-entropy forward and backward with label smoothing', () => {
     for (const [rows, C] of [

@@ -424,7 +424,21 @@ describe(`threads (${VARIANT})`, () => {
     for (const [op, n] of unary) {
       it(`unary ${op} over ${n}`, () => {
         const x = randomF32(n, 21, -20, 20);
+        // lanes outside exp's fast path ([−86, 86]) scattered through: their vectors take the slow path
+        for (let i = 5; i < n; i += 997) x[i] = [-100, 95, Number.NaN, -Infinity][i % 4]!;
         same([x], n, (km, [px], py) => km.unary(op, px!, py, n, 1, 0));
+      });
+    }
+
+    for (const fn of ['softmax', 'logSoftmax'] as const) {
+      it(`${fn} over 1001 rows of 400 (blocks of rows), incl. rows with −inf, NaN and a spread > 86`, () => {
+        const rows = 1001;
+        const n = 400;
+        const x = randomF32(rows * n, 22, -30, 30);
+        x[7 * n + 5] = -Infinity;
+        x[100 * n + 1] = Number.NaN;
+        x[500 * n + 399] = -200;
+        same([x], rows * n, (km, [px], py) => km[fn](px!, py, rows, n));
       });
     }
 

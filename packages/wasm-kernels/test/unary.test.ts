@@ -210,6 +210,22 @@ describe('unary maps', () => {
     }
   });
 
+  it('fast and slow paths agree bit for bit (a lane never depends on its neighbours)', () => {
+    // exp's fast path covers |x| ≤ 86; a vector pair with any lane outside runs the slow path, which must
+    // give the in-range lanes the very same bits (threads and tails cut vectors differently).
+    const n = 4099;
+    const x = randomF32(n, 31, -86, 86);
+    const mixed = x.slice();
+    for (let i = 3; i < n; i += 8) mixed[i] = [100, -100, Number.NaN, -Infinity, 87][i % 5]!;
+    for (const op of ['exp', 'sigmoid', 'silu', 'tanh', 'softplus'] as UnaryOpName[]) {
+      const a = new Uint32Array(run(op, x, 1).buffer);
+      const b = new Uint32Array(run(op, mixed, 1).buffer);
+      let differ = 0;
+      for (let i = 0; i < n; i++) if (mixed[i] === x[i] && a[i] !== b[i]) differ++;
+      expect(differ, `${op}: in-range lanes that changed`).toBe(0);
+    }
+  });
+
   it('exp edge cases: ±inf, NaN, overflow threshold, underflow, subnormals, −0', () => {
     const x = new Float32Array([
       Infinity,

@@ -4,11 +4,11 @@ import type { WasmKernel } from './types.js';
 
 /** Max-subtracted: y = exp(x − max) / Σ exp(x − max) per row. */
 const softmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) => {
-  ctx.km.exports.softmax_f32(ctx.ptr(x), ctx.ptr(y), rows, size);
+  ctx.km.softmax(ctx.ptr(x), ctx.ptr(y), rows, size);
 };
 
 const logSoftmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) => {
-  ctx.km.exports.log_softmax_f32(ctx.ptr(x), ctx.ptr(y), rows, size);
+  ctx.km.logSoftmax(ctx.ptr(x), ctx.ptr(y), rows, size);
 };
 
 /** Labels are checked first (the kernel alone would write NaN for a bad label). */

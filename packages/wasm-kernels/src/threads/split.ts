@@ -13,6 +13,7 @@
  *    still receives its contributions in pixel order, each computed as on one thread); filter gradient:
  *    rows of dw (each task reduces over all pixels, in the same pixel chunks). See assembly/conv.ts.
  *  - unary / binary maps: contiguous ranges of the output (lane math does not depend on position).
+ *  - softmax / logSoftmax: blocks of whole rows (a row is reduced by one thread, as on one thread).
  */
 import type { BroadcastPlan } from '../broadcast.js';
 import type { UnaryOpName } from '../ops.js';
@@ -31,6 +32,8 @@ export const THREAD_EXPORTS = [
   'conv2d_rows_f32',
   'conv2d_backward_input_rows_f32',
   'conv2d_backward_filter_rows_f32',
+  'softmax_f32',
+  'log_softmax_f32',
 ] as const;
 export type ThreadExport = (typeof THREAD_EXPORTS)[number];
 
@@ -249,6 +252,32 @@ export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
     const lo = u0 * unit;
     const hi = Math.min(extent, u1 * unit);
     tasks.push({ fn: CONV_FN[p.pass], args: [p.p0, p.p1, p.p2, p.geom, 0, p.wsBytes, lo, hi], ws: 4 });
+  }
+  return tasks;
+}
+
+// ---- row kernels --------------------------------------------------------------------------------------
+
+/** Estimated ns per element of softmax / logSoftmax (three passes over the row, one exp). */
+export const ROW_SOFTMAX_NS = 0.9;
+
+/** fn(x, y, rows, n) over blocks of whole rows (n floats each). */
+export function planRows(
+  fn: 'softmax_f32' | 'log_softmax_f32',
+  x: Ptr,
+  y: Ptr,
+  rows: number,
+  n: number,
+  costNs: number,
+  maxThreads: number,
+): Plan | null {
+  const threads = threadsFor(rows * n * costNs, rows, maxThreads);
+  if (threads < 2) return null;
+  const chunks = Math.min(rows, threads * TASKS_PER_THREAD);
+  const tasks: Plan = [];
+  for (let t = 0; t < chunks; t++) {
+    const [r0, r1] = part(rows, chunks, t);
+    tasks.push({ fn, args: [x + 4 * r0 * n, y + 4 * r0 * n, r1 - r0, n] });
   }
   return tasks;
 }
