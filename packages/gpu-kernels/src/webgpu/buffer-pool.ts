@@ -6,10 +6,10 @@
  * Size classes: at least `MIN_BYTES`; powers of two up to 1 MiB; above that, multiples of 1/8 of the
  * power of two (so at most 12.5 % of a large buffer is slack).
  *
- * Upload hazard: `queue.writeBuffer` runs on the queue *before* the commands still being recorded in
- * the backend's open command encoder. A buffer freed while that encoder still references it must not
- * be filled by writeBuffer until the encoder is submitted, or the earlier commands would read the new
- * contents. Such buffers are held as "dirty" until `onSubmit()`: they may serve requests that will
+ * Upload hazard: `queue.writeBuffer` runs on the queue *before* the commands still recorded in the
+ * backend's open batch (which is submitted only once every pipeline it uses has compiled, so it may
+ * stay open across awaits). A buffer freed while that batch still references it must not be filled
+ * by writeBuffer until the batch is submitted, or the earlier commands would read the new contents. Such buffers are held as "dirty" until `onSubmit()`: they may serve requests that will
  * only be written by later commands (kernel outputs), never `clean` requests (uploads).
  */
 
