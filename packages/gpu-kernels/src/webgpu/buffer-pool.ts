@@ -9,8 +9,9 @@
  * Upload hazard: `queue.writeBuffer` runs on the queue *before* the commands still recorded in the
  * backend's open batch (which is submitted only once every pipeline it uses has compiled, so it may
  * stay open across awaits). A buffer freed while that batch still references it must not be filled
- * by writeBuffer until the batch is submitted, or the earlier commands would read the new contents. Such buffers are held as "dirty" until `onSubmit()`: they may serve requests that will
- * only be written by later commands (kernel outputs), never `clean` requests (uploads).
+ * by writeBuffer until the batch is submitted, or the earlier commands would read the new contents.
+ * Such buffers are held as "dirty" until `onSubmit()`: they may serve requests that will only be
+ * written by later commands (kernel outputs), never `clean` requests (uploads).
  */
 
 export const MIN_BYTES = 256;
