@@ -405,8 +405,8 @@ export class WebGPUBackend implements Backend {
   /**
    * Submits the recorded dispatches — once the pipelines they use have compiled, so it waits for any
    * `createComputePipelineAsync` still running for them — and rejects with the first WebGPU error of
-   * the work so far (pipeline-creation errors included). Async: a caller that does not await it gets
-   * the submit as soon as the compiles finish, and its errors from the next `read()`/`flush()`.
+   * the work so far (pipeline-creation errors included). Without an `await` it still submits as soon
+   * as the compiles finish, but an error would then reject a promise nobody handles: await it.
    */
   async flush(): Promise<void> {
     this.checkUsable('flush');
