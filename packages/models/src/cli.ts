@@ -5,9 +5,19 @@
  */
 import { DescentError } from '@descent/core';
 import { loadCheckpointFile, saveCheckpointFile } from './node.js';
-import { MODELS, type ModelName, optimizerNames, TASKS, type TaskName, train } from './train.js';
+import {
+  MODELS,
+  type ModelName,
+  optimizerNames,
+  PRESETS,
+  type PresetName,
+  TASKS,
+  type TaskName,
+  train,
+} from './train.js';
 
 const DEFAULTS = {
+  preset: '',
   task: 'spirals' as string,
   model: 'mlp' as string,
   optimizer: 'sgd',
@@ -18,6 +28,7 @@ const DEFAULTS = {
   schedule: 'constant',
   batch: -1, // −1: the task's default (full batch for small tasks, 64 for images)
   hidden: 32,
+  width: 8,
   samples: 400,
   seed: 1,
   logEvery: 50,
@@ -25,8 +36,19 @@ const DEFAULTS = {
   resume: '',
 };
 
+const presetLines = Object.entries(PRESETS)
+  .map(
+    ([name, p]) =>
+      `               ${name}: ${Object.entries(p)
+        .map(([k, v]) => `--${k} ${v}`)
+        .join(' ')}`,
+  )
+  .join('\n');
+
 const HELP = `descent train [options]
 
+  --preset     a named recipe; options given explicitly override it
+${presetLines}
   --task       ${TASKS.join(' | ')}   (default spirals)
   --model      ${MODELS.join(' | ')}   (default mlp)
   --optimizer  any optimizer of @descent/optim by lower-case name (default sgd)
@@ -37,6 +59,7 @@ const HELP = `descent train [options]
   --schedule   constant | cosine (5% linear warm-up, then cosine decay to 0)
   --batch N    examples per step, 0 = full batch (default: per task)
   --hidden N   hidden width (default 32)
+  --width N    ResNet: channels of the first stage, doubled by each later stage (default 8)
   --samples N  training examples (default 400)
   --seed N     seed of data, initialization and shuffling (default 1)
   --log-every N
@@ -44,7 +67,7 @@ const HELP = `descent train [options]
   --resume FILE  continue from a checkpoint written by --save (same task/model/optimizer)`;
 
 function parseArgs(argv: string[]): typeof DEFAULTS {
-  const opts = { ...DEFAULTS };
+  const given: Partial<Record<keyof typeof DEFAULTS, unknown>> = {};
   const args = argv[0] === 'train' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') {
@@ -60,8 +83,19 @@ function parseArgs(argv: string[]): typeof DEFAULTS {
     const value = typeof DEFAULTS[key] === 'number' ? Number(raw) : raw;
     if (typeof value === 'number' && !Number.isFinite(value))
       throw new DescentError('descent train', `option --${key} needs a number, got '${raw}'`);
-    (opts as Record<string, unknown>)[key] = value;
+    given[key] = value;
   }
+  const preset = (given.preset as string | undefined) ?? '';
+  if (preset && !(preset in PRESETS))
+    throw new DescentError(
+      'descent train',
+      `unknown preset '${preset}' (available: ${Object.keys(PRESETS).join(', ')})`,
+    );
+  const opts = {
+    ...DEFAULTS,
+    ...(preset ? PRESETS[preset as PresetName] : {}),
+    ...given,
+  } as typeof DEFAULTS;
   if (!(TASKS as readonly string[]).includes(opts.task))
     throw new DescentError('descent train', `unknown task '${opts.task}' (available: ${TASKS.join(', ')})`);
   if (!(MODELS as readonly string[]).includes(opts.model))
@@ -100,7 +134,7 @@ function progress(s: {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   console.log(
-    `descent train: task ${o.task}, model ${o.model}, optimizer ${o.optimizer}, backend '${o.backend}', ${o.steps} steps (optimizers available: ${optimizerNames().join(', ')})`,
+    `descent train${o.preset ? ` --preset ${o.preset}` : ''}: task ${o.task}, model ${o.model}, optimizer ${o.optimizer}, backend '${o.backend}', ${o.steps} steps (optimizers available: ${optimizerNames().join(', ')})`,
   );
   const t0 = performance.now();
   const result = await train({
@@ -114,6 +148,7 @@ async function main(): Promise<void> {
     schedule: o.schedule as 'constant' | 'cosine',
     batch: o.batch < 0 ? undefined : o.batch,
     hidden: o.hidden,
+    width: o.width,
     samples: o.samples,
     seed: o.seed,
     logEvery: o.logEvery,

@@ -49,6 +49,8 @@ export {
   MODELS,
   type ModelName,
   optimizerNames,
+  PRESETS,
+  type PresetName,
   TASKS,
   type TaskName,
   type TrainLog,

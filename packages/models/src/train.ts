@@ -41,6 +41,32 @@ export const MODELS = ['mlp', 'swiglu', 'cnn', 'resnet', 'gpt', 'linear'] as con
 export type TaskName = (typeof TASKS)[number];
 export type ModelName = (typeof MODELS)[number];
 
+/**
+ * Named recipes for `train()` and `descent train --preset NAME` (options given explicitly override
+ * them). Measured results are in the README.
+ *
+ * `resnet-mnist`: ResNet-8 (first stage 8 channels, 78k parameters) on the 8,000 training digits of
+ * the `mnist` package, AdamW, batch 64, 600 steps (4.8 epochs) with a 5% warm-up and cosine decay
+ * from 6e-3 — the issue's "ResNet on MNIST ≥ 95% test accuracy in a few CPU minutes". A higher peak
+ * rate than the 3e-3 default reaches the same accuracy in fewer steps, and the decay to 0 lets batch
+ * norm's running statistics (used in eval mode) catch up with weights that no longer move.
+ */
+export const PRESETS = {
+  'resnet-mnist': {
+    task: 'mnist',
+    model: 'resnet',
+    width: 8,
+    optimizer: 'adamw',
+    backend: 'wasm',
+    steps: 600,
+    lr: 6e-3,
+    schedule: 'cosine',
+    batch: 64,
+    samples: 8000,
+  },
+} as const satisfies Record<string, Partial<TrainOptions>>;
+export type PresetName = keyof typeof PRESETS;
+
 export interface TrainOptions {
   task: TaskName;
   model: ModelName;
@@ -61,6 +87,8 @@ export interface TrainOptions {
   /** Examples per step; 0 = full batch (default: full batch for small tasks, 64 for images). */
   batch?: number;
   hidden: number;
+  /** ResNet: channels of the first stage (later stages double it); default 8. */
+  width?: number;
   /** Training examples (generated tasks; MNIST takes this many of its 8,000 training digits). */
   samples: number;
   seed: number;
@@ -307,7 +335,14 @@ function makeModel(o: TrainOptions, task: Task): Module {
     }
     case 'resnet':
       fits(['image']);
-      return new CifarResNet({ depth: 8, width: 8, inChannels: task.inputShape[2], classes: task.outputs });
+      if (o.width !== undefined && !(Number.isInteger(o.width) && o.width >= 1))
+        throw new DescentError('train', `--width must be a positive integer, got ${o.width}`);
+      return new CifarResNet({
+        depth: 8,
+        width: o.width ?? 8,
+        inChannels: task.inputShape[2],
+        classes: task.outputs,
+      });
     case 'gpt':
       fits(['tokens']);
       return new GPT({

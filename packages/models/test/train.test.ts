@@ -1,7 +1,15 @@
 /** The training loop behind `descent train`: tasks × models × optimizers, resume, errors, no leaks. */
 import { memory } from '@descent/core';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint, optimizerNames, saveCheckpoint, train, trainSpirals } from '../src/index.js';
+import {
+  CifarResNet,
+  loadCheckpoint,
+  optimizerNames,
+  PRESETS,
+  saveCheckpoint,
+  train,
+  trainSpirals,
+} from '../src/index.js';
 
 const base = { backend: 'js', hidden: 16, samples: 200, seed: 1, logEvery: 1000, optimizer: 'sgd' } as const;
 
@@ -70,5 +78,21 @@ describe('train', () => {
     await expect(train({ ...base, task: 'spirals', model: 'resnet', steps: 1 })).rejects.toThrow(
       /model 'resnet' does not fit task 'spirals' \(features input; it takes image\)/,
     );
+  });
+
+  it('--width sets the ResNet first-stage channels (default 8); the resnet-mnist preset is a ResNet on MNIST', async () => {
+    const o = { ...base, task: 'shapes', model: 'resnet', steps: 1, samples: 8, batch: 4 } as const;
+    const count = (width: number) => new CifarResNet({ width, inChannels: 1, classes: 4 }).parameterCount();
+    for (const [width, expected] of [
+      [undefined, count(8)],
+      [3, count(3)],
+    ] as const) {
+      const r = await train({ ...o, width });
+      expect(r.model).toBeInstanceOf(CifarResNet);
+      expect(r.model.parameterCount()).toBe(expected);
+      r.dispose();
+    }
+    await expect(train({ ...o, width: 0 })).rejects.toThrow(/--width must be a positive integer, got 0/);
+    expect(PRESETS['resnet-mnist']).toMatchObject({ task: 'mnist', model: 'resnet', schedule: 'cosine' });
   });
 });
