@@ -20,6 +20,7 @@ import { buildReport, fmtMs } from './report.js';
 import type { BenchResults, ImplInfo, MachineInfo } from './results.js';
 import { runKernelCases } from './run.js';
 import { runTraining } from './train.js';
+import { runTrainTargets } from './train-target.js';
 
 export interface CliOptions {
   quick: boolean;
@@ -171,8 +172,10 @@ export async function main(argv: string[]): Promise<BenchResults | undefined> {
     progress.status('starting headless Chromium');
     results.browser = await runBrowser({ quick: o.quick, cases, progress, only: o.only });
   }
-  if (o.suites.has('train'))
+  if (o.suites.has('train')) {
     results.training = await runTraining({ quick: o.quick, progress, webgpu: o.webgpu, only: o.only });
+    results.trainTargets = await runTrainTargets({ quick: o.quick, progress, only: o.only });
+  }
   if (o.suites.has('optim-step'))
     results.optimSteps = await runOptimStep({ quick: o.quick, progress, webgpu: o.webgpu, only: o.only });
   if (o.suites.has('optim')) results.optimizers = await runOptimizerBenchmark({ quick: o.quick, progress });
@@ -209,6 +212,8 @@ export function ciProblems(r: BenchResults): string[] {
     if (k.status === 'error') out.push(`${k.impl} on ${k.caseId}: ${k.reason}`);
   for (const t of r.training ?? [])
     if (t.status === 'error') out.push(`training ${t.workload} on ${t.impl}: ${t.reason}`);
+  for (const t of r.trainTargets ?? [])
+    if (t.status === 'error') out.push(`training to target ${t.id} on ${t.impl}: ${t.reason}`);
   for (const s of r.optimSteps?.results ?? [])
     if (s.status === 'error') out.push(`optimizer step ${s.step} on ${s.impl}: ${s.reason}`);
   return out;

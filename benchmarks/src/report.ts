@@ -9,6 +9,7 @@ import type { BenchResults, ImplInfo } from './results.js';
 import type { KernelResult } from './run.js';
 import { fitPowerLaw, performanceRatios, profileAt } from './stats.js';
 import { barChart, lineChart, type Series } from './svg.js';
+import { trainTargetSection } from './train-target.js';
 
 export interface Report {
   markdown: string;
@@ -340,6 +341,7 @@ export function buildReport(res: BenchResults): Report {
     if (bcold) md += `### WebGPU in Chromium: cold vs warm\n\n${bcold}`;
   }
   md += trainingSection(res, charts);
+  md += trainTargetSection(res.trainTargets);
   md += optimStepSection(res.optimSteps);
   md += optimizerSection(res, charts);
   md += agreementSection(res);

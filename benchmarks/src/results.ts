@@ -2,6 +2,7 @@
 import type { BenchCase } from './cases.js';
 import type { OptimStepBenchmark } from './optim-step.js';
 import type { KernelResult } from './run.js';
+import type { TrainTargetResult } from './train-target.js';
 
 export interface MachineInfo {
   hostname: string;
@@ -97,6 +98,8 @@ export interface BenchResults {
     unavailable?: Record<string, string>;
   };
   training?: TrainResult[];
+  /** Recipes trained to a test-accuracy target (src/train-target.ts; part of the train suite). */
+  trainTargets?: TrainTargetResult[];
   optimizers?: OptimizerBenchmark;
   /** Optimizer step time on a model-shaped parameter set (src/optim-step.ts). */
   optimSteps?: OptimStepBenchmark;
