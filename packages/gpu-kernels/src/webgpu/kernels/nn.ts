@@ -4,7 +4,7 @@
  * elementwise batchNorm. One generator builds each row kernel from its passes.
  *
  * Why the row kernels look the way they do (they were the slowest part of this backend): a row gets
- * `rowThreads(size)` invocations — 64 for rows up to 8192, 256 beyond — each striding over the row
+ * `rowThreads(size)` invocations — 64 for rows up to 2048, 256 beyond — each striding over the row
  * (neighbouring invocations read neighbouring elements: coalesced). Fewer invocations per row means a
  * shallower tree (6 levels) and fewer barriers, which are what CPU rasterizers (lavapipe, SwiftShader)
  * pay for most — they run a workgroup's invocations as SIMD batches and switch between them at every
@@ -22,7 +22,7 @@ import { grid1d, header, linearMain, Params } from '../wgsl.js';
 import { mathLib } from '../wgsl-math.js';
 
 /** Invocations per row: 64 (a 6-level tree) unless the row is long enough to keep 256 busy. */
-export const rowThreads = (size: number) => (size > 8192 ? 256 : 64);
+export const rowThreads = (size: number) => (size > 2048 ? 256 : 64);
 
 /**
  * Workgroup reductions over `RW` invocations (a WGSL constant the kernel defines): sums, max with NaN

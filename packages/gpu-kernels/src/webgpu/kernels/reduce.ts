@@ -23,7 +23,7 @@ interface ReduceAttrs {
 }
 
 /** Threads of a `wg` reduction over rC elements. */
-const wgThreads = (rC: number) => (rC > 8192 ? 256 : 64);
+const wgThreads = (rC: number) => (rC > 2048 ? 256 : 64);
 
 type Elem = 'f32' | 'i32';
 const elemOf = (t: TensorInfo): Elem => (t.dtype === 'i32' ? 'i32' : 'f32');
