@@ -7,8 +7,8 @@
 // tensor gets bit-identical math whatever its position.
 import { loadPartial, storePartial, splat, isplat } from './common';
 import {
-  expOutOfRange, vexpFast, vexpSlow, vlog, vtanh, vsigmoid, vsigmoidFast, vsigmoidSlow, vsiluFast,
-  vsiluSlow, verf, verfc, vgeluErf, vgeluTanh, vsoftplus,
+  erfOutside, expOutOfRange, geluOutside, tanhOutside, vexpFast, vexpSlow, vlog, vtanh, vsigmoid,
+  vsigmoidFast, vsigmoidSlow, vsiluFast, vsiluSlow, verf, verfc, vgeluErf, vgeluTanh, vsoftplus,
 } from './math';
 
 // ---------------------------------------------------------------------------------------------------
@@ -26,6 +26,7 @@ class Sign {
 }
 // Ops built on exp's fast path also define `outside` (lanes the fast path does not cover) and `slow` (any
 // lanes; equal to f bit for bit on the covered ones): mapUnary then tests two vectors per branch.
+// (Exp, Sigmoid, Silu, Tanh, Softplus, Erf, Erfc, GeluErf.)
 class Exp {
   @inline f(x: v128, p0: v128, p1: v128): v128 { return vexpFast(x); }
   @inline outside(x: v128): v128 { return expOutOfRange(x); }
@@ -45,7 +46,11 @@ class Sigmoid {
   @inline outside(x: v128): v128 { return expOutOfRange(x); }
   @inline slow(x: v128, p0: v128, p1: v128): v128 { return vsigmoidSlow(x); }
 }
-class Tanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vtanh(x); } }
+class Tanh {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vtanh(x, true); }
+  @inline outside(x: v128): v128 { return tanhOutside(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vtanh(x, false); }
+}
 // silu(x) = x·σ(βx). β is uniform over a call, so unary_f32 picks the map once: β = 1 (SiLU) takes
 // vsilu's path (accurate in the far-left tail), any other β the plain product. (Selecting per vector
 // evaluated both paths: twice the transcendental work.)
@@ -55,9 +60,17 @@ class Silu {
   @inline slow(x: v128, p0: v128, p1: v128): v128 { return vsiluSlow(x); }
 }
 class SiluBeta { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.mul(x, vsigmoid(f32x4.mul(x, p0))); } }
-class GeluErf { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluErf(x); } }
+class GeluErf {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluErf(x, true); }
+  @inline outside(x: v128): v128 { return geluOutside(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vgeluErf(x, false); }
+}
 class GeluTanh { @inline f(x: v128, p0: v128, p1: v128): v128 { return vgeluTanh(x); } }
-class Softplus { @inline f(x: v128, p0: v128, p1: v128): v128 { return vsoftplus(x); } }
+class Softplus {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return vsoftplus(x, true); }
+  @inline outside(x: v128): v128 { return expOutOfRange(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return vsoftplus(x, false); }
+}
 class LeakyRelu {
   @inline f(x: v128, p0: v128, p1: v128): v128 {
     return v128.bitselect(f32x4.mul(x, p0), x, f32x4.lt(x, splat(0)));
@@ -70,7 +83,11 @@ class Clamp {
     return v128.bitselect(x, c, f32x4.ne(x, x));
   }
 }
-class Erf { @inline f(x: v128, p0: v128, p1: v128): v128 { return verf(x); } }
+class Erf {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return verf(x, true); }
+  @inline outside(x: v128): v128 { return erfOutside(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return verf(x, false); }
+}
 class Affine { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.add(f32x4.mul(x, p0), p1); } }
 class Step {
   // x > 0 ? 1 : 0 (relu's derivative)
@@ -79,7 +96,11 @@ class Step {
 class Floor { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.floor(x); } }
 class Ceil { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.ceil(x); } }
 class Round { @inline f(x: v128, p0: v128, p1: v128): v128 { return f32x4.nearest(x); } }
-class Erfc { @inline f(x: v128, p0: v128, p1: v128): v128 { return verfc(x); } }
+class Erfc {
+  @inline f(x: v128, p0: v128, p1: v128): v128 { return verfc(x, true); }
+  @inline outside(x: v128): v128 { return erfOutside(x); }
+  @inline slow(x: v128, p0: v128, p1: v128): v128 { return verfc(x, false); }
+}
 /** f32 → i32 toward zero, saturating (NaN → 0, ±inf and out-of-range → INT32_MIN/MAX), like WGSL's cast. */
 class ToI32 { @inline f(x: v128, p0: v128, p1: v128): v128 { return i32x4.trunc_sat_f32x4_s(x); } }
 

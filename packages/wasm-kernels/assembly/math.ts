@@ -160,6 +160,31 @@ const EXP_MIN = memory.data<f32>([-104.0]);
   return expSlow(hi, lo, true);
 }
 
+/** exp on a path chosen at compile time: `fast` when the caller has checked the range (see elementwise.ts). */
+@inline function expSel(x: v128, fast: bool): v128 {
+  return fast ? vexpFast(x) : vexpSlow(x);
+}
+
+@inline function expHiLoSel(hi: v128, lo: v128, fast: bool): v128 {
+  return fast ? expFast(hi, lo, true, false) : expSlow(hi, lo, true);
+}
+
+// Fast-range masks of the ops built on exp (lanes where exp's argument may leave [−86, 86], or NaN):
+/** tanh: e^{2|x|}. */
+@inline export function tanhOutside(x: v128): v128 {
+  return expOutOfRange(f32x4.add(x, x));
+}
+/** erf / erfc: e^{−x² + R}, R ∈ [−1.27, 0]: |x| ≤ 86/9.35 keeps x² ≤ 84.6 and the argument ≥ −85.9. */
+@inline export function erfOutside(x: v128): v128 {
+  return expOutOfRange(f32x4.mul(x, k(ERF_FAST_SCALE)));
+}
+/** gelu (erf): e^{−x²/2 + R}: |x| ≤ 86/6.62 keeps x²/2 ≤ 84.4. */
+@inline export function geluOutside(x: v128): v128 {
+  return expOutOfRange(f32x4.mul(x, k(GELU_FAST_SCALE)));
+}
+const ERF_FAST_SCALE = memory.data<f32>([9.35]);
+const GELU_FAST_SCALE = memory.data<f32>([6.62]);
+
 // ---- log ------------------------------------------------------------------------------------------
 // x = m · 2^e with m in [√½, √2); log x = e·ln2 + log1p(m − 1), log1p by the Cephes logf polynomial.
 // Subnormal inputs are scaled by 2^23 first. log(0) = −inf, log(x<0) = NaN, log(+inf) = +inf.
@@ -212,7 +237,7 @@ const EXP_MIN = memory.data<f32>([-104.0]);
 // ---- tanh / sigmoid ----------------------------------------------------------------------------------
 
 /** tanh: x + x³·P(x²) for |x| < 0.625, else sign(x)·(1 − 2/(e^{2|x|} + 1)) (Cephes tanhf). */
-@inline export function vtanh(x: v128): v128 {
+@inline export function vtanh(x: v128, fast: bool): v128 {
   const a = f32x4.abs(x);
   const z = f32x4.mul(x, x);
   let p = fma(ki(TANH_P, 0), z, ki(TANH_P, 1));
@@ -221,7 +246,7 @@ const EXP_MIN = memory.data<f32>([-104.0]);
   p = fma(p, z, ki(TANH_P, 4));
   // evaluate on |x| and copy x's sign bit (tanh is odd; keeps tanh(−0) = −0)
   const small = fma(f32x4.mul(p, z), a, a);
-  const e = vexp(f32x4.add(a, a));
+  const e = expSel(f32x4.add(a, a), fast);
   const big = f32x4.sub(k(ONE), f32x4.div(k(TWO), f32x4.add(e, k(ONE))));
   const r = v128.bitselect(small, big, f32x4.lt(a, k(TANH_SPLIT)));
   return v128.or(r, v128.and(x, k(SIGN_MASK)));
@@ -287,7 +312,7 @@ const ERF_SPLIT = memory.data<f32>([0.875]);
 }
 
 /** erfc(a) for a ≥ 0 (or NaN) given a² = a2hi + a2lo. */
-@inline function erfcPos(a: v128, a2hi: v128, a2lo: v128): v128 {
+@inline function erfcPos(a: v128, a2hi: v128, a2lo: v128, fast: bool): v128 {
   const t = f32x4.div(k(ONE), fma(k(HALF), a, k(ONE)));
   let r = fma(ki(ERFC_P, 0), t, ki(ERFC_P, 1));
   r = fma(r, t, ki(ERFC_P, 2));
@@ -305,31 +330,31 @@ const ERF_SPLIT = memory.data<f32>([0.875]);
   const h = f32x4.add(hi, lo);
   const bb = f32x4.sub(h, hi);
   const l = f32x4.add(f32x4.sub(hi, f32x4.sub(h, bb)), f32x4.sub(lo, bb));
-  const e = f32x4.mul(t, vexpHiLo(h, l));
+  const e = f32x4.mul(t, expHiLoSel(h, l, fast));
   // a² > 104: erfc(a) < 2^-150, and a = +inf must not turn into inf − inf = NaN.
   return v128.andnot(e, f32x4.gt(a2hi, k(ERFC_ZERO_SQ)));
 }
 
-@inline export function verf(x: v128): v128 {
+@inline export function verf(x: v128, fast: bool): v128 {
   const a = f32x4.abs(x);
-  const big = f32x4.sub(k(ONE), erfcPos(a, squareHi(a), squareLo(a)));
+  const big = f32x4.sub(k(ONE), erfcPos(a, squareHi(a), squareLo(a), fast));
   const bigSigned = v128.or(big, v128.and(x, k(SIGN_MASK)));
   const r = v128.bitselect(erfSmall(x), bigSigned, f32x4.lt(a, k(ERF_SPLIT)));
   return v128.bitselect(x, r, f32x4.ne(x, x)); // NaN (the Dekker split turns some NaNs into inf)
 }
 
 /** erfc(x) for any x: |x| < 1 → 1 − erf(x); x ≥ 1 → erfcPos; x ≤ −1 → 2 − erfcPos(−x). */
-@inline export function verfc(x: v128): v128 {
-  return verfcSq(x, squareHi(x), squareLo(x));
+@inline export function verfc(x: v128, fast: bool): v128 {
+  return verfcSq(x, squareHi(x), squareLo(x), fast);
 }
 
 /**
  * erfc(x) given x² = x2hi + x2lo (lets gelu pass an exact (x/√2)² = x²/2). erfcPos wherever 1 − erf(x)
  * would cancel (x ≥ 0.5); 1 − erf(x) on (−1, 0.5) (no cancellation); 2 − erfcPos(−x) for x ≤ −1.
  */
-@inline export function verfcSq(x: v128, x2hi: v128, x2lo: v128): v128 {
+@inline export function verfcSq(x: v128, x2hi: v128, x2lo: v128, fast: bool): v128 {
   const a = f32x4.abs(x);
-  const e = erfcPos(a, x2hi, x2lo);
+  const e = erfcPos(a, x2hi, x2lo, fast);
   const neg = f32x4.lt(x, splat(0.0));
   const tail = v128.bitselect(f32x4.sub(k(TWO), e), e, neg);
   const mid = v128.and(f32x4.gt(x, k(NEG_ONE)), f32x4.lt(x, k(HALF)));
@@ -338,11 +363,11 @@ const ERF_SPLIT = memory.data<f32>([0.875]);
 }
 
 /** gelu(x) = x·Φ(x) = ½·x·erfc(−x/√2), with (x/√2)² = x²/2 carried exactly. */
-@inline export function vgeluErf(x: v128): v128 {
+@inline export function vgeluErf(x: v128, fast: bool): v128 {
   const u = f32x4.mul(x, k(NEG_SQRT_HALF));
   const h = f32x4.mul(squareHi(x), k(HALF));
   const l = f32x4.mul(squareLo(x), k(HALF));
-  return f32x4.mul(f32x4.mul(x, k(HALF)), verfcSq(u, h, l));
+  return f32x4.mul(f32x4.mul(x, k(HALF)), verfcSq(u, h, l, fast));
 }
 
 /** gelu, tanh form: ½x(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(2√(2/π)(x + 0.044715x³)). */
@@ -353,8 +378,8 @@ const ERF_SPLIT = memory.data<f32>([0.875]);
 }
 
 /** softplus(x) = max(x, 0) + log1p(e^{−|x|}). */
-@inline export function vsoftplus(x: v128): v128 {
-  const t = vexp(f32x4.neg(f32x4.abs(x)));
+@inline export function vsoftplus(x: v128, fast: bool): v128 {
+  const t = expSel(v128.or(x, k(SIGN_MASK)), fast); // e^{−|x|}
   const m = v128.andnot(x, f32x4.le(x, splat(0.0))); // max(x, 0), NaN kept
   return f32x4.add(m, vlog1pPos(t));
 }
