@@ -573,7 +573,11 @@ function timeCell(r: OptimStepResult | undefined, copy?: number): string {
     const t = r.summary!.median;
     return copy ? `${fmtMs(t)} (${(t / copy).toFixed(1)}× copy)` : fmtMs(t);
   }
-  return r.status === 'error' ? `error: ${r.reason}` : `n/a: ${r.reason}`;
+  if (r.status === 'error') return `error: ${r.reason}`;
+  // Short forms of the two skip reasons this suite writes (the JSON keeps the full text).
+  const took = r.reason?.match(/took ([\d.]+ \S+?),? /);
+  const expected = r.reason?.match(/≈ ([\d.]+ \S+) /);
+  return took ? `n/a (1 step: ${took[1]})` : expected ? `n/a (≈ ${expected[1]} est.)` : `n/a: ${r.reason}`;
 }
 
 const ratioStr = (x: number | undefined) => (x === undefined ? '—' : `**${x.toFixed(2)}×**`);
@@ -611,6 +615,7 @@ export function optimStepTable(b: OptimStepBenchmark): string {
     .map((id) => [id, find(b, 'tfjs-adam', id)] as const)
     .filter(([, r]) => r)
     .map(([id, r]) => `${id} ${timeCell(r, adamCopy)}`);
+  md += `\nn/a (1 step: t): one step took t, over the budget, so no samples; n/a (≈ t est.): not run, the backend's nominal speed predicts t per step (for Shampoo: its first step, which computes the roots), over the budget.\n`;
   if (tfRows.length)
     md += `\ntf.train.adam on the same parameters (its bytes: those of AdamW; copy ${adamCopy !== undefined ? fmtMs(adamCopy) : '—'}): ${tfRows.join(', ')}.\n`;
   return md;
