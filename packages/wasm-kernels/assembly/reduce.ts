@@ -417,13 +417,22 @@ let rowMaxOut: f32 = 0;
 }
 
 @inline function scaleRow(y: usize, n: i32, a: f32, b: f32): void {
-  // y = y·a + b  (b added after the product: y·a exact-rounded, then + b)
+  // y = y·a + b  (b added after the product: y·a exact-rounded, then + b). b = −0 adds nothing (x + −0 = x
+  // for every x, −0 included), so softmax passes −0 and gets a multiply-only pass.
   const va = splat(a);
   const vb = splat(b);
+  const mulOnly = b == 0 && (reinterpret<u32>(b) >> 31) != 0;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(y + o, f32x4.add(f32x4.mul(v128.load(y + o), va), vb));
+  if (mulOnly) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.mul(v128.load(y + o), va));
+    }
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.add(f32x4.mul(v128.load(y + o), va), vb));
+    }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
@@ -438,7 +447,7 @@ export function softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
     const xr = x + rb * r;
     const yr = y + rb * r;
     const s = rowSumExp(xr, yr, n);
-    scaleRow(yr, n, 1 / s, 0);
+    scaleRow(yr, n, 1 / s, -0.0);
   }
 }
 
