@@ -28,8 +28,8 @@ export const TRAIN_TARGET_CASES: TrainTargetCase[] = [
     id: 'resnet-mnist',
     preset: 'resnet-mnist',
     target: 0.95,
-    // 150 steps of 32 on 2,000 digits, peak rate 1e-2: 2.4 epochs, ≈ 90% (89–92% over seeds 1–3),
-    // 15–30 s on the shared 2-core VM. test/resnet-mnist.test.ts runs this budget with an 85% bar.
+    // 150 steps of 32 on 2,000 digits, peak rate 1e-2: 2.4 epochs, 90–92% over seeds 1–3,
+    // 15–45 s on the shared 2-core VM. test/resnet-mnist.test.ts runs this budget with an 85% bar.
     quick: { steps: 150, batch: 32, samples: 2000, lr: 1e-2 },
   },
 ];

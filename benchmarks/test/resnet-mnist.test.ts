@@ -6,7 +6,7 @@
  * The full target — ≥ 95% test accuracy within a few CPU minutes — is the benchmark's
  * `resnet-mnist` case (`descent train --preset resnet-mnist`, 600 steps of 64 on 8,000 digits: 97–98%
  * over seeds 1–3). This test runs the same recipe with the benchmark's `--quick` budget, 150 steps
- * of 32 on 2,000 digits with peak rate 1e-2 (15–30 s on the shared 2-core VM), and asserts ≥ 85% on
+ * of 32 on 2,000 digits with peak rate 1e-2 (15–45 s on the shared 2-core VM), and asserts ≥ 85% on
  * 1,000 held-out digits. Why 85%: measured 90.1%, 92.0%, 91.4% for seeds 1–3 at this budget, while
  * the same budget with the convolutions frozen at their initial weights (only batch norm's scale and
  * shift and the classifier learning — what is left when the conv gradients are lost) reaches 32%,
@@ -22,28 +22,37 @@ import { createWasmBackend } from '@descent/wasm-kernels';
 import { beforeAll, expect, it } from 'vitest';
 import { TRAIN_TARGET_CASES, type TrainTargetResult, trainTargetSection } from '../src/train-target.js';
 
+/**
+ * A guard against hangs only: the run takes 15–45 s on the shared 2-core VM, more when CI runs every
+ * package's tests at once.
+ */
+const HANG_GUARD_MS = 180_000;
+
 const CASE = TRAIN_TARGET_CASES.find((c) => c.id === 'resnet-mnist')!;
 
 beforeAll(() => {
   engine.registerBackend('wasm', () => createWasmBackend(), { replace: true });
 });
 
-it('ResNet-8 on 2,000 MNIST digits, 150 steps on wasm: ≥ 85% of 1,000 held-out digits', async () => {
-  const options = { ...PRESETS['resnet-mnist'], ...CASE.quick };
-  expect(options).toMatchObject({ model: 'resnet', task: 'mnist', steps: 150, batch: 32, samples: 2000 });
-  const before = memory('wasm').tensors;
-  const r = await train({ ...options, backend: 'wasm', hidden: 32, seed: 1, logEvery: 50 });
-  r.dispose();
-  // It learned: the first batch's loss is near ln 10 (a uniform guess over 10 digits) and falls far below it.
-  expect(r.first.loss).toBeGreaterThan(1.8);
-  expect(r.first.loss).toBeLessThan(3.2);
-  expect(r.last.loss).toBeLessThan(0.5 * r.first.loss);
-  expect(r.test).toMatchObject({ metric: 'accuracy', n: 1000 });
-  expect(r.test!.value).toBeGreaterThanOrEqual(0.85);
-  // Nothing leaked: the model, optimizer state and every batch were freed.
-  expect(memory('wasm').tensors).toBe(before);
-}, // every package's tests at once. // A guard against hangs only: the run takes 15–30 s on the shared 2-core VM, more when CI runs
-180_000);
+it(
+  'ResNet-8 on 2,000 MNIST digits, 150 steps on wasm: ≥ 85% of 1,000 held-out digits',
+  async () => {
+    const options = { ...PRESETS['resnet-mnist'], ...CASE.quick };
+    expect(options).toMatchObject({ model: 'resnet', task: 'mnist', steps: 150, batch: 32, samples: 2000 });
+    const before = memory('wasm').tensors;
+    const r = await train({ ...options, backend: 'wasm', hidden: 32, seed: 1, logEvery: 50 });
+    r.dispose();
+    // It learned: the first batch's loss is near ln 10 (a uniform guess over 10 digits) and falls far below it.
+    expect(r.first.loss).toBeGreaterThan(1.8);
+    expect(r.first.loss).toBeLessThan(3.2);
+    expect(r.last.loss).toBeLessThan(0.5 * r.first.loss);
+    expect(r.test).toMatchObject({ metric: 'accuracy', n: 1000 });
+    expect(r.test!.value).toBeGreaterThanOrEqual(0.85);
+    // Nothing leaked: the model, optimizer state and every batch were freed.
+    expect(memory('wasm').tensors).toBe(before);
+  },
+  HANG_GUARD_MS,
+);
 
 it('the benchmark report flags whether the target was reached (a flag, never a failure)', () => {
   const ok: TrainTargetResult = {
