@@ -37,7 +37,7 @@ export async function check() {
   try {
     const kmT = await KernelModule.create({ threads: 2 });
     const km1 = await KernelModule.create({ threads: 1 });
-    const n = 640; // big enough that the exp (410k elements) is split too
+    const n = 768; // big enough that the exp (590k elements, ≈ 0.35 ms estimated) is split too
     let s = 1;
     const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
     const a = Float32Array.from({ length: n * n }, rand);

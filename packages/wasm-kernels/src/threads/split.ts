@@ -65,15 +65,15 @@ export const MIN_NS_PER_THREAD = 150_000;
 const GEMM_FLOP_PER_NS = 30;
 /** Estimated ns per element of a unary map (measured order of magnitude, 4M elements, one thread). */
 const UNARY_NS: Partial<Record<UnaryOpName, number>> = {
-  exp: 1.2,
-  log: 1.8,
-  tanh: 2,
-  sigmoid: 1.7,
-  silu: 1.8,
+  exp: 0.6,
+  log: 1.6,
+  tanh: 1.6,
+  sigmoid: 0.9,
+  silu: 0.9,
   softplus: 2.2,
   erf: 2.5,
   erfc: 3,
-  geluErf: 5,
+  geluErf: 3.7,
   geluTanh: 2,
   sqrt: 0.5,
   rsqrt: 0.5,
