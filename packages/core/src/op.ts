@@ -15,6 +15,11 @@ export interface GradContext<A> {
   readonly outputs: readonly Tensor[];
   readonly attrs: A;
   readonly grads: readonly (Tensor | null)[];
+  /**
+   * Per input: whether its gradient is used (it requires grad). A rule may return null for an input
+   * that does not need one and skip computing it — e.g. the image fed to a first convolution.
+   */
+  readonly needsGrad: readonly boolean[];
 }
 
 /**

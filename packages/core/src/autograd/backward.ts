@@ -91,7 +91,13 @@ export function runBackward(
         );
       }
       for (const t of [...node.inputs, ...node.outputs]) t.assertAlive(`backward of ${node.op.name}`);
-      const ctx = { inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, grads: outGrads };
+      const ctx = {
+        inputs: node.inputs,
+        outputs: node.outputs,
+        attrs: node.attrs,
+        grads: outGrads,
+        needsGrad: node.inputs.map((t) => t.requiresGrad),
+      };
       // Without a graph to build, a rule's temporaries are freed as soon as it returns.
       const inGrads = createGraph ? node.op.backward!(ctx) : engine.tidy(() => node.op.backward!(ctx));
       node.inputs.forEach((input, i) => {

@@ -154,9 +154,10 @@ export const Conv2d: OpDef<Conv2dGeometry> = defineOp<Conv2dGeometry>({
     expectShape('conv2d', 'filter', w, filterShape(g));
     return [{ shape: outputShape(g), dtype: 'f32' }];
   },
-  backward: ({ inputs: [x, w], grads: [dy], attrs }) => [
-    conv2dBackpropInput(dy!, w, attrs),
-    conv2dBackpropFilter(x, dy!, attrs),
+  backward: ({ inputs: [x, w], grads: [dy], attrs, needsGrad }) => [
+    // The image fed to a first convolution needs no gradient: skip that (full-size) pass.
+    needsGrad[0] ? conv2dBackpropInput(dy!, w, attrs) : null,
+    needsGrad[1] ? conv2dBackpropFilter(x, dy!, attrs) : null,
   ],
 });
 
@@ -169,9 +170,9 @@ export const Conv2dBackpropInput: OpDef<Conv2dGeometry> = defineOp<Conv2dGeometr
     expectShape('conv2dBackpropInput', 'filter', w, filterShape(g));
     return [{ shape: inputShape(g), dtype: 'f32' }];
   },
-  backward: ({ inputs: [dy, w], grads: [gg], attrs }) => [
-    conv2d(gg!, w, attrs),
-    conv2dBackpropFilter(gg!, dy, attrs),
+  backward: ({ inputs: [dy, w], grads: [gg], attrs, needsGrad }) => [
+    needsGrad[0] ? conv2d(gg!, w, attrs) : null,
+    needsGrad[1] ? conv2dBackpropFilter(gg!, dy, attrs) : null,
   ],
 });
 
@@ -184,9 +185,9 @@ export const Conv2dBackpropFilter: OpDef<Conv2dGeometry> = defineOp<Conv2dGeomet
     expectShape('conv2dBackpropFilter', 'output gradient', dy, outputShape(g));
     return [{ shape: filterShape(g), dtype: 'f32' }];
   },
-  backward: ({ inputs: [x, dy], grads: [gg], attrs }) => [
-    conv2dBackpropInput(dy, gg!, attrs),
-    conv2d(x, gg!, attrs),
+  backward: ({ inputs: [x, dy], grads: [gg], attrs, needsGrad }) => [
+    needsGrad[0] ? conv2dBackpropInput(dy, gg!, attrs) : null,
+    needsGrad[1] ? conv2d(x, gg!, attrs) : null,
   ],
 });
 

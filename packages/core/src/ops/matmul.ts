@@ -94,12 +94,15 @@ export const Matmul = defineOp<MatmulAttrs>({
       bBatchStride: sizeOf(b.shape.slice(0, -2)) === 1 ? 0 : n * ka,
     };
   },
-  backward: ({ inputs: [a, b], grads: [g], attrs: { transposeA: tA, transposeB: tB } }) => {
+  backward: ({ inputs: [a, b], grads: [g], attrs: { transposeA: tA, transposeB: tB }, needsGrad }) => {
     const gy = g!;
-    // d/dA and d/dB of C = op(A)·op(B), each written as another matmul (no explicit transposes).
-    const da = tA ? matmul(b, gy, { transposeA: tB, transposeB: true }) : matmul(gy, b, { transposeB: !tB });
-    const db = tB ? matmul(gy, a, { transposeA: true, transposeB: tA }) : matmul(a, gy, { transposeA: !tA });
-    return [sumToShape(da, a.shape), sumToShape(db, b.shape)];
+    // d/dA and d/dB of C = op(A)·op(B), each written as another matmul (no explicit transposes);
+    // only the ones some input needs (a model's input batch needs none).
+    const da = () =>
+      tA ? matmul(b, gy, { transposeA: tB, transposeB: true }) : matmul(gy, b, { transposeB: !tB });
+    const db = () =>
+      tB ? matmul(gy, a, { transposeA: true, transposeB: tA }) : matmul(a, gy, { transposeA: !tA });
+    return [needsGrad[0] ? sumToShape(da(), a.shape) : null, needsGrad[1] ? sumToShape(db(), b.shape) : null];
   },
 });
 
