@@ -58,8 +58,11 @@ interface StepOptimizer {
 /** Options every variant shares (the benchmark measures speed; the values are ordinary ones). */
 const SHAMPOO_ITERATIONS = 20;
 const SHAMPOO_MAX_DIM = 1024;
-/** Shampoo's step with root refresh gets this many times the suite's per-step budget. */
-const REFRESH_BUDGET_SCALE = 12;
+/**
+ * Shampoo's step with root refresh gets this many times the suite's per-step budget (full mode: a
+ * warm refresh at 10M parameters takes ~1 min on wasm here; quick mode keeps its run short).
+ */
+const refreshBudgetScale = (quick: boolean) => (quick ? 6 : 12);
 /** Refresh interval the amortized Shampoo time is quoted for. */
 export const SHAMPOO_INTERVAL = 10;
 
@@ -213,6 +216,8 @@ export interface OptimStepBenchmark {
   bytes: Record<string, number>;
   results: OptimStepResult[];
   budgetSeconds: number;
+  /** Budget of Shampoo's refresh step (absent in older results: 12 × budgetSeconds). */
+  refreshBudgetSeconds?: number;
 }
 
 /**
@@ -335,7 +340,7 @@ async function runDescent(
     const est = estimate(v.flops(host.shapes));
     // A first step that refreshes (Shampoo computes its roots) must fit the refresh budget.
     const first = v.refresh ? estimate(v.refresh.flops(host.shapes)) : 0;
-    const firstBudget = REFRESH_BUDGET_SCALE * o.budgetMs;
+    const firstBudget = refreshBudgetScale(o.quick) * o.budgetMs;
     let r: OptimStepResult;
     let refreshRow: OptimStepResult | undefined;
     if (est > budget || first > firstBudget) {
@@ -551,6 +556,7 @@ export async function runOptimStep(o: {
     bytes,
     results,
     budgetSeconds: mo.budgetMs / 1000,
+    refreshBudgetSeconds: (refreshBudgetScale(o.quick) * mo.budgetMs) / 1000,
   };
 }
 
@@ -633,7 +639,7 @@ export function shampooAmortized(b: OptimStepBenchmark, impl: string): number | 
 
 export function optimStepSection(b: OptimStepBenchmark | undefined): string {
   if (!b) return '';
-  let md = `## Optimizer step on a model-shaped parameter set\n\n${(b.params / 1e6).toFixed(2)}M parameters in ${b.tensors} tensors (GPT shapes: ${[...new Set(b.shapes.map((s) => `[${s.shape.join('×')}]`))].join(', ')}). One sample = one \`opt.step()\` and a wait for the device; median of the samples. "Copy" is a copy of the bytes the step must read + write at least (params and grads read, params written, every state buffer read and written; 4 bytes each) inside one wasm memory. The last columns are tf.train.adam's time (same parameters, same run) ÷ descent's (> 1: descent faster). Shampoo recomputes its inverse roots (${SHAMPOO_ITERATIONS} coupled-Newton iterations each) every ${SHAMPOO_INTERVAL} steps: its plain row is the median of steps 3–${SHAMPOO_INTERVAL} (cached roots), its refresh row the one warm refresh step ${SHAMPOO_INTERVAL + 1}. Budget per step: ${b.budgetSeconds} s (Muon, Shampoo ${3 * b.budgetSeconds} s, Shampoo's refresh ${REFRESH_BUDGET_SCALE * b.budgetSeconds} s); a step over it is shown with its one measured time, a step whose estimate from the backend's nominal speed is over it is not run (both say so).\n\n`;
+  let md = `## Optimizer step on a model-shaped parameter set\n\n${(b.params / 1e6).toFixed(2)}M parameters in ${b.tensors} tensors (GPT shapes: ${[...new Set(b.shapes.map((s) => `[${s.shape.join('×')}]`))].join(', ')}). One sample = one \`opt.step()\` and a wait for the device; median of the samples. "Copy" is a copy of the bytes the step must read + write at least (params and grads read, params written, every state buffer read and written; 4 bytes each) inside one wasm memory. The last columns are tf.train.adam's time (same parameters, same run) ÷ descent's (> 1: descent faster). Shampoo recomputes its inverse roots (${SHAMPOO_ITERATIONS} coupled-Newton iterations each) every ${SHAMPOO_INTERVAL} steps: its plain row is the median of steps 3–${SHAMPOO_INTERVAL} (cached roots), its refresh row the one warm refresh step ${SHAMPOO_INTERVAL + 1}. Budget per step: ${b.budgetSeconds} s (Muon, Shampoo ${3 * b.budgetSeconds} s, Shampoo's refresh ${b.refreshBudgetSeconds ?? 12 * b.budgetSeconds} s); a step over it is shown with its one measured time, a step whose estimate from the backend's nominal speed is over it is not run (both say so).\n\n`;
   md += optimStepTable(b);
   const am = DESCENT_COLUMNS.map(([id, l]) => [l, shampooAmortized(b, id)] as const).filter(
     ([, x]) => x !== undefined,
