@@ -174,23 +174,25 @@ function matmulWgsl(
   ].join('\n');
   // Tile loads: element e of the staged tile → (kk, q) with the operand's contiguous axis varying
   // fastest between consecutive invocations.
+  // Tile loads: element e of the staged tile → (kk, q) with the operand's contiguous axis varying
+  // fastest between consecutive invocations. A WGSL loop, not unrolled here: unrolled, the skinny
+  // tiles' 64 guarded loads per invocation took SwiftShader's shader compiler minutes and gigabytes.
   const loads = (tile: 'A' | 'B') => {
     const T = tile === 'A' ? tm : tn;
     const kMajor = tile === 'A' ? aK : bK;
-    const count = (tk * T) / threads;
-    const lines: string[] = [];
-    for (let l = 0; l < count; l++) {
-      const e = `lid + ${l * threads}u`;
-      const [kk, q] = kMajor ? [`(${e}) % ${tk}u`, `(${e}) / ${tk}u`] : [`(${e}) / ${T}u`, `(${e}) % ${T}u`];
-      const src =
-        tile === 'A'
-          ? `if (i0 + q < M && p < pEnd) { v = ${read('a[aBase + (i0 + q) * aRow + p * aCol]')}; }`
-          : `if (j0 + q < N && p < pEnd) { v = ${read('b[bBase + p * bRow + (j0 + q) * bCol]')}; }`;
-      lines.push(
-        `    { let kk = ${kk}; let q = ${q}; let p = p0 + kk; var v = 0.0f; ${src} ${tile}s[kk * ${T}u + q] = v; }`,
-      );
-    }
-    return lines.join('\n');
+    const [kk, q] = kMajor ? [`e % ${tk}u`, `e / ${tk}u`] : [`e / ${T}u`, `e % ${T}u`];
+    const src =
+      tile === 'A'
+        ? `if (i0 + q < M && p < pEnd) { v = ${read('a[aBase + (i0 + q) * aRow + p * aCol]')}; }`
+        : `if (j0 + q < N && p < pEnd) { v = ${read('b[bBase + p * bRow + (j0 + q) * bCol]')}; }`;
+    return `    for (var e = lid; e < ${tk * T}u; e = e + ${threads}u) {
+      let kk = ${kk};
+      let q = ${q};
+      let p = p0 + kk;
+      var v = 0.0f;
+      ${src}
+      ${tile}s[kk * ${T}u + q] = v;
+    }`;
   };
   const stores = rows
     .map((r) => {
