@@ -179,7 +179,7 @@ type BatchCommand =
       bindGroup: GPUBindGroup;
       workgroups: readonly [number, number, number];
     }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; bytes: number };
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number };
 
 /** Timestamp pairs (one compute pass each) per query set of a `timeGPU` measurement. */
 const PASSES_PER_QUERY_SET = 128;
@@ -241,6 +241,7 @@ export class WebGPUBackend implements Backend {
   /** Batches submitted so far; the open batch is number `submits`. */
   private submits = 0;
   private totalDispatches = 0;
+  private totalCopies = 0;
   private readonly scopes = new Set<Promise<void>>();
   private firstError: Error | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -376,7 +377,7 @@ export class WebGPUBackend implements Backend {
     const bytes = storageBytes(size, dtype);
     const staging = this.staging.acquire(bytes, true);
     const srcOffset = s.offset * bytesPerElement(dtype);
-    this.batch.push({ kind: 'copy', src: s.live, srcOffset, dst: staging, bytes });
+    this.batch.push({ kind: 'copy', src: s.live, srcOffset, dst: staging, dstOffset: 0, bytes });
     try {
       await this.submitThrough(this.submits, 'read');
     } catch (e) {
@@ -556,6 +557,7 @@ export class WebGPUBackend implements Backend {
         ? { ...this.splitLimits, alignElements: this.splitLimits.alignElements * 2 }
         : this.splitLimits,
       dispatch: (spec) => this.dispatch(label, spec),
+      copy: (src, dst, dstElement) => this.copyInto(name, src, dst, dstElement),
       scratch: (size, dtype) => {
         const data = this.allocate(size, dtype);
         scratch.push(data);
@@ -628,6 +630,31 @@ export class WebGPUBackend implements Backend {
     }
     this.dispatches++;
     this.totalDispatches++;
+  }
+
+  /** Records a copy of all of `src` into `dst` at element `dstElement` (see `KernelContext.copy`). */
+  private copyInto(op: string, src: TensorInfo, dst: TensorInfo, dstElement: number): void {
+    const a = src.data as GPUStorage;
+    const b = dst.data as GPUStorage;
+    if (!a.live || !b.live) throw new Error(`webgpu ${op}: a copy refers to a freed tensor`);
+    if (bytesPerElement(src.dtype) !== 4 || src.dtype !== dst.dtype)
+      throw new Error(`webgpu ${op}: copies move 4-byte elements, got ${src.dtype} → ${dst.dtype}`);
+    if (a.live === b.live) throw new Error(`webgpu ${op}: a copy's source and destination share a buffer`);
+    if (dstElement < 0 || dstElement + src.size > dst.size)
+      throw new Error(
+        `webgpu ${op}: copying ${src.size} elements to element ${dstElement} overruns a ${dst.size}-element tensor`,
+      );
+    if (src.size === 0) return;
+    this.batch.push({
+      kind: 'copy',
+      src: a.live,
+      srcOffset: a.offset * 4,
+      dst: b.live,
+      dstOffset: (b.offset + dstElement) * 4,
+      bytes: src.size * 4,
+    });
+    this.dispatches++;
+    this.totalCopies++;
   }
 
   private layout(nIn: number, nOut: number): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {
@@ -743,7 +770,7 @@ export class WebGPUBackend implements Backend {
         if (c.kind === 'copy') {
           pass?.end();
           pass = null;
-          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, 0, c.bytes);
+          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
           continue;
         }
         const p = c.entry.pipeline;
@@ -823,6 +850,8 @@ export class WebGPUBackend implements Backend {
       pipelinesCompiling: this.compiling.size,
       submits: this.submits,
       dispatches: this.totalDispatches,
+      /** Buffer-to-buffer copies recorded by kernels (concat along the first axis). */
+      copies: this.totalCopies,
     };
   }
 

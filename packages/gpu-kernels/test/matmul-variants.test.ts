@@ -110,6 +110,9 @@ describe('matmul plan', () => {
     const ctx: KernelContext = {
       op: 'matmul',
       dispatch: (s) => specs.push(s),
+      copy: () => {
+        throw new Error('matmul records no copies');
+      },
       limits: { maxComputeWorkgroupsPerDimension: 65535 },
       split: { maxElements: 2 ** 30, alignElements: 4 },
       scratch: (size, dtype) => {

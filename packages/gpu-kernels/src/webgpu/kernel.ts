@@ -29,6 +29,12 @@ export interface KernelContext {
   /** The op being run (for messages). */
   readonly op: string;
   dispatch(spec: DispatchSpec): void;
+  /**
+   * Records a buffer-to-buffer copy of all of `src` into `dst` starting at element `dstElement` — a
+   * copy command in the batch, no pipeline and no binding-size limit. 4-byte dtypes only (WebGPU
+   * copies whole 4-byte words); `src` and `dst` must not share a buffer.
+   */
+  copy(src: TensorInfo, dst: TensorInfo, dstElement: number): void;
   /** Granted device limits (after any test override). */
   readonly limits: Readonly<Record<string, number>>;
   /** The largest storage binding and the binding offset alignment, in 4-byte elements. */

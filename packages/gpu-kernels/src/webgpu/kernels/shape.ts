@@ -3,7 +3,7 @@
  * peels its multi-index off the output shape, maps every axis to a source coordinate
  * (c − lo[d], which must lie in [0, inDim[d]) or the element is the fill value) and reads the source
  * at Σ coordinate·stride[d]. Values move as u32 bits, so one pipeline serves f32 and i32.
- * concat is one strided copy per input (along the first axis: one dispatch per up to 8 inputs);
+ * concat is one strided copy per input (along the first axis: a buffer-to-buffer copy command each);
  * gather reads rows by index; scatterAdd is deterministic:
  * each output element sums its own updates in index order (no float atomics in WGSL).
  */
@@ -123,98 +123,20 @@ const pad: GPUKernel = (
   );
 };
 
-/** Elements each thread of the gathering concat copies (strided by the workgroup size: coalesced). */
-const GATHER_PER_THREAD = 16;
-
-/**
- * A concat along the first axis (outer = 1: every input one contiguous block of y), with no tensor
- * larger than one binding: up to `slots` (≤ 8) inputs per dispatch. How flat-mode optimizers gather a
- * model's gradients — as one dispatch per input it cost as many dispatches as the per-tensor updates
- * it replaces, plus an integer division and remainder per element.
- *
- * Each workgroup copies 256·GATHER_PER_THREAD elements of one input; the workgroups of input k are
- * numbered from its start word, so the input is found by a scan that is uniform in the workgroup
- * (no divergence) and picked by a `switch` (WGSL cannot index bindings). Unused slots bind input 0
- * again with no workgroups (read-only bindings may alias), so one pipeline serves every batch.
- * Params: [slots, total workgroups, then per slot: n, y offset, first workgroup].
- */
-function gatherConcat(ctx: KernelContext, xs: readonly TensorInfo[], y: TensorInfo, slots: number): void {
-  const per = WG * GATHER_PER_THREAD;
-  const items: { x: TensorInfo; off: number }[] = [];
-  let off = 0;
-  for (const x of xs) {
-    if (x.size > 0) items.push({ x, off });
-    off += x.size;
-  }
-  for (let b = 0; b < items.length; b += slots) {
-    const batch = items.slice(b, b + slots);
-    // Workgroups of each slot, numbered consecutively (an unused slot has none).
-    const first: number[] = [];
-    let groups = 0;
-    for (let k = 0; k < slots; k++) {
-      first.push(groups);
-      if (batch[k]) groups += Math.ceil(batch[k].x.size / per);
-    }
-    const params = new Params().u32(slots, groups);
-    for (let k = 0; k < slots; k++) params.u32(batch[k]?.x.size ?? 0, batch[k]?.off ?? 0, first[k]);
-    const copyCases = Array.from(
-      { length: slots },
-      (_, k) => `    case ${k}u: {
-      for (var j = 0u; j < ${GATHER_PER_THREAD}u; j = j + 1u) {
-        let r = base + j * ${WG}u + lid;
-        if (r >= n) { break; }
-        y[yo + r] = x${k}[r];
-      }
-    }`,
-    ).join('\n');
-    ctx.dispatch({
-      key: `concat/gather${slots}`,
-      wgsl: () =>
-        [
-          header(
-            Array.from({ length: slots }, (_, k) => ({ name: `x${k}`, elem: 'u32' as const })),
-            [{ name: 'y', elem: 'u32' }],
-            2 + 3 * slots,
-          ),
-          `
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.y * nwg.x + wid.x;
-  if (w >= pu(1u)) { return; }
-  var k = 0u;
-  for (var s = 1u; s < pu(0u); s = s + 1u) {
-    if (w >= pu(4u + 3u * s)) { k = s; }
-  }
-  let n = pu(2u + 3u * k);
-  let yo = pu(3u + 3u * k);
-  let base = (w - pu(4u + 3u * k)) * ${per}u;
-  switch k {
-${copyCases}
-    default: {}
-  }
-}`,
-        ].join('\n'),
-      inputs: Array.from({ length: slots }, (_, k) => (batch[k] ?? batch[0]).x),
-      outputs: [y],
-      params,
-      workgroups: grid1d(groups * WG),
-    });
-  }
-}
-
 /**
  * Params: [n, width, total, column offset, start, x bias, y bias]:
  * y[(g / width)·total + off + g % width] = x[g] for g = start + i (biases as in indexMap).
- * A concat along the first axis of tensors that fit one binding is `gatherConcat` instead.
  */
 const concat: GPUKernel = (ctx, xs, [y], { outer, widths }: { outer: number; widths: number[] }) => {
-  // Inputs per dispatch: the storage bindings left beside y, at most 8 — each slot adds a case to
-  // the shader's switch, and on lavapipe (which runs every case under a lane mask) 15 slots copied
-  // a 38-tensor gather slower than 8 (9 ms vs 5 ms; one dispatch per input: 17 ms).
-  const slots = Math.min(8, (ctx.limits.maxStorageBuffersPerShaderStage || 8) - 1);
-  if (outer === 1 && xs.length > 1 && slots >= 2 && !needsSplit(ctx.split, y, ...xs)) {
-    gatherConcat(ctx, xs, y, slots);
+  // Along the first axis every input is one contiguous block of y: a buffer-to-buffer copy each, no
+  // shader and no binding limit — how flat-mode optimizers gather a model's gradients at memcpy
+  // speed (as dispatches it cost one per input plus an integer division per element).
+  if (outer === 1) {
+    let at = 0;
+    for (const x of xs) {
+      ctx.copy(x, y, at);
+      at += x.size;
+    }
     return;
   }
   const total = widths.reduce((a, b) => a + b, 0);
