@@ -10,7 +10,7 @@
 import type { TensorInfo } from '@descent/core';
 import type { GPUKernel, KernelContext } from '../kernel.js';
 import { needsSplit, offsetRange, splitRange, type WalkAxis, windowOver } from '../split.js';
-import { grid1d, header, linearMain, Params, WG } from '../wgsl.js';
+import { grid1d, header, linearMain, Params } from '../wgsl.js';
 
 const stridesOf = (shape: readonly number[]) => {
   const s = new Array<number>(shape.length);
