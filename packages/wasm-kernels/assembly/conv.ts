@@ -19,9 +19,38 @@ const COL_TARGET_BYTES: i32 = 4 << 20; // col chunk size the workspace is sized 
     g(geom, 10) == 0 && g(geom, 11) == 0 && g(geom, 12) == 0 && g(geom, 15) == 1;
 }
 
-/** Workspace bytes for pass 0 (forward), 1 (input gradient), 2 (filter gradient). */
+/**
+ * Pixel segments of the filter gradient: dw = Σ_s dw_s, where dw_s sums over the s-th of S near-equal
+ * contiguous runs of the output pixels. S depends on the geometry alone (never on the thread count), and
+ * the partial sums are added in the order s = 0, 1, …, so threads may compute segments independently and
+ * the result is bit-identical for any thread count. Segments of ≥ 256 pixels, at most 8, and the partials
+ * (S dw-sized buffers) at most 8 MiB; S = 1 writes straight into dw.
+ */
+export function conv2d_filter_segments(geom: usize): i32 {
+  const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
+  const dwFloats = g(geom, 4) * g(geom, 5) * (g(geom, 3) / max(1, g(geom, 15))) * g(geom, 6);
+  return max(1, min(8, min(P / 256, (2 << 20) / max(1, dwFloats))));
+}
+
+/** Bytes of the filter gradient's partial sums (0 when there is one segment). */
+export function conv2d_filter_partials_bytes(geom: usize): i32 {
+  const S = conv2d_filter_segments(geom);
+  return S > 1 ? S * g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15)) * g(geom, 6) * 4 : 0;
+}
+
+/** Rows of the im2col chunk the filter gradient uses: fixed by the geometry (the chunking fixes the sums). */
+@inline function filterChunkRows(geom: usize, KK: i32): i32 {
+  const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
+  return min(P, max(16, COL_TARGET_BYTES / max(1, KK * 4)));
+}
+
+/**
+ * Workspace bytes for pass 0 (forward), 1 (input gradient), 2 (filter gradient: the one-call form
+ * `conv2d_backward_filter_f32`, which keeps its partial sums at the end; a range task needs
+ * `conv2d_workspace_bytes(geom, 2) − conv2d_filter_partials_bytes(geom)`).
+ */
 export function conv2d_workspace_bytes(geom: usize, pass: i32): i32 {
-  const base = matmul_workspace_bytes();
+  const base = matmul_workspace_bytes() + (pass == 2 ? conv2d_filter_partials_bytes(geom) : 0);
   if (isPointwise(geom)) return base;
   const KK = g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15));
   const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
@@ -34,74 +63,116 @@ export function conv2d_workspace_bytes(geom: usize, pass: i32): i32 {
   return min(P, max(1, (wsBytes - matmul_workspace_bytes()) / max(1, KK * 4)));
 }
 
+// Short runs are moved by v128 loads/stores inline: a `memory.copy` is a call into the engine (≈ 15 ns),
+// which cost more than the copy itself for the 4–32-byte runs of 1–8 channels.
+
+/** dst[0..n) = src[0..n) (floats). */
+@inline function copyRun(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+/** dst[0..n) = 0. */
+@inline function zeroRun(dst: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), i32x4.splat(0));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+/** dst[0..n) += src[0..n). */
+@inline function addRun(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
 /**
- * col[r, k − k0] = x[n, ih, iw, grp·Cg + ci] (0 outside) for output pixels p0..p0+rows and the im2col
- * columns k = (kh·KW + kw)·Cg + ci in [k0, k1) (the full row is [0, KH·KW·Cg)). A column range lets a
- * filter-gradient thread build only the columns of its own dw rows.
+ * col[r, k] = x[n, ih, iw, grp·Cg + ci] (0 outside) for output pixels p0..p0+rows and kernel rows
+ * [kh0, kh1): a col row has (kh1 − kh0)·KW·Cg columns k = ((kh − kh0)·KW + kw)·Cg + ci, w's order (all kernel
+ * rows: the forward's full im2col row; fewer: a filter-gradient task's share of dw rows).
+ * With one group and no horizontal dilation, the KW taps of a kernel row read KW·C consecutive floats of x
+ * (NHWC), so a window row wholly inside the image is one run; rows in the vertical padding are zeros;
+ * windows cut by the left/right padding go tap by tap.
  */
-function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, k0: i32, k1: i32): void {
+function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, kh0: i32, kh1: i32): void {
   const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
-  if (k1 <= k0) return; // no columns (C = 0): nothing to copy, and Cg = 0 below
-  // taps t0..t1 (t = kh·KW + kw) intersect [k0, k1); the first and last may be partial channel spans
-  const t0 = k0 / Cg, t1 = (k1 - 1) / Cg;
+  const rowRun = KW * Cg; // floats of one kernel row in col
+  const whole = Cg == C && dW == 1; // a window row is contiguous in x
+  const xGrp = x + (<usize>grp * Cg << 2);
   let dst = col;
   for (let p = p0; p < p0 + rows; p++) {
     const ow = p % OW;
     const t = p / OW;
     const oh = t % OH;
     const n = t / OH;
-    for (let tap = t0; tap <= t1; tap++) {
-      const kh = tap / KW, kw = tap % KW;
-      const c0 = max(0, k0 - tap * Cg), c1 = min(Cg, k1 - tap * Cg);
-      const cb = <usize>(c1 - c0) << 2;
+    const iw0 = ow * sW - pL;
+    const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
+    for (let kh = kh0; kh < kh1; kh++) {
       const ih = oh * sH - pT + kh * dH;
-      const iw = ow * sW - pL + kw * dW;
-      if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-        memory.copy(dst, x + ((((<usize>n * H + ih) * W + iw) * C + <usize>grp * Cg + c0) << 2), cb);
+      if (ih < 0 || ih >= H) {
+        zeroRun(dst, rowRun);
       } else {
-        memory.fill(dst, 0, cb);
+        const xRow = xGrp + ((<usize>n * H + ih) * W * C << 2);
+        if (inside && whole) {
+          copyRun(dst, xRow + (<usize>iw0 * C << 2), rowRun);
+        } else {
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = iw0 + kw * dW;
+            const d = dst + (<usize>(kw * Cg) << 2);
+            if (iw >= 0 && iw < W) copyRun(d, xRow + (<usize>iw * C << 2), Cg);
+            else zeroRun(d, Cg);
+          }
+        }
       }
-      dst += cb;
+      dst += <usize>rowRun << 2;
     }
   }
 }
 
 /**
- * dx[n, ih, iw, grp·Cg + ci] += col[r, ...] (the adjoint of im2col), only into the image rows
- * n·H + ih in [rLo, rHi) (a thread's share; [0, N·H) is everything).
+ * dx[n, ih, iw, grp·Cg + ci] += col[r, ...] (the adjoint of im2col over all kernel rows), only into the
+ * image rows n·H + ih in [rLo, rHi) (a thread's share; [0, N·H) is everything). Contiguous window rows
+ * are one run, as in im2col; each dx element still receives its terms in the same (pixel, tap) order.
  */
 function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, rLo: i32, rHi: i32): void {
   const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
-  const cb = <usize>Cg << 2;
+  const rowRun = KW * Cg;
+  const whole = Cg == C && dW == 1;
+  const dxGrp = dx + (<usize>grp * Cg << 2);
   let src = col;
   for (let p = p0; p < p0 + rows; p++) {
     const ow = p % OW;
     const t = p / OW;
     const oh = t % OH;
     const n = t / OH;
+    const iw0 = ow * sW - pL;
+    const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
     for (let kh = 0; kh < KH; kh++) {
       const ih = oh * sH - pT + kh * dH;
       const r = n * H + ih;
-      for (let kw = 0; kw < KW; kw++) {
-        const iw = ow * sW - pL + kw * dW;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W && r >= rLo && r < rHi) {
-          const d = dx + ((((<usize>n * H + ih) * W + iw) * C + <usize>grp * Cg) << 2);
-          let c = 0;
-          for (; c + 4 <= Cg; c += 4) {
-            const o = <usize>c << 2;
-            v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(src + o)));
-          }
-          for (; c < Cg; c++) {
-            const o = <usize>c << 2;
-            store<f32>(d + o, load<f32>(d + o) + load<f32>(src + o));
+      if (ih >= 0 && ih < H && r >= rLo && r < rHi) {
+        const dRow = dxGrp + (<usize>r * W * C << 2);
+        if (inside && whole) {
+          addRun(dRow + (<usize>iw0 * C << 2), src, rowRun);
+        } else {
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = iw0 + kw * dW;
+            if (iw >= 0 && iw < W) addRun(dRow + (<usize>iw * C << 2), src + (<usize>(kw * Cg) << 2), Cg);
           }
         }
-        src += cb;
       }
+      src += <usize>rowRun << 2;
     }
   }
 }
@@ -109,10 +180,11 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
 // Each pass has a range form that computes a disjoint part of the output, for threads (src/threads):
 //   forward          output pixels [p0, p1)   (rows of y; each row's arithmetic is independent of the range)
 //   input gradient   image rows [r0, r1)      (r = n·H + ih; the output pixels reaching them, clipped)
-//   filter gradient  dw rows [k0, k1)         (rows of KH·KW·Cg; every thread reduces over ALL pixels)
-// Chunk boundaries along the pixels are fixed by the geometry and wsBytes alone, never by the range, so the
-// filter gradient's sum over pixels is associated the same way whatever the split: results are
-// bit-identical to the full-range call.
+//   filter gradient  units [u0, u1) of (pixel segment s, kernel row kh), u = s·KH + kh: the dw rows of kh
+//                    summed over segment s, into partial buffer s (see conv2d_filter_segments)
+// Chunk boundaries along the pixels are fixed by the geometry alone, never by the range, so every partial
+// sum is associated the same way whatever the split, and the partials are added in a fixed order:
+// results are bit-identical to the full-range call.
 
 /** y = conv2d(x, w). ws: `conv2d_workspace_bytes(geom, 0)` bytes (more is used if given). */
 export function conv2d_f32(x: usize, w: usize, y: usize, geom: usize, ws: usize, wsBytes: i32): void {
@@ -136,7 +208,7 @@ export function conv2d_rows_f32(
   for (let p = p0; p < p1; p += rows) {
     const r = min(rows, p1 - p);
     for (let grp = 0; grp < groups; grp++) {
-      im2col(x, geom, grp, p, r, col, 0, KK);
+      if (KK > 0) im2col(x, geom, grp, p, r, col, 0, g(geom, 4));
       gemm(0, 0, r, Coutg, KK, col, KK, w + (<usize>grp * Coutg << 2), Cout,
         y + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout, 0, ws);
     }
@@ -199,39 +271,70 @@ export function conv2d_backward_input_rows_f32(
   }
 }
 
-/** dw = ∂/∂w of conv2d given x and dy: dw_g = Σ_chunks col_gᵀ·dy_g (dw is overwritten). */
+/**
+ * dw = ∂/∂w of conv2d given x and dy (overwritten): the partial sums of every pixel segment, then their
+ * sum in segment order. ws: `conv2d_workspace_bytes(geom, 2)` bytes; the partials sit at its end.
+ */
 export function conv2d_backward_filter_f32(x: usize, dy: usize, dw: usize, geom: usize, ws: usize, wsBytes: i32): void {
-  conv2d_backward_filter_rows_f32(x, dy, dw, geom, ws, wsBytes, 0, g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15)));
+  const S = conv2d_filter_segments(geom);
+  const partialBytes = conv2d_filter_partials_bytes(geom);
+  const partials = S > 1 ? ws + <usize>(wsBytes - partialBytes) : dw;
+  conv2d_backward_filter_rows_f32(x, dy, partials, geom, ws, wsBytes - partialBytes, 0, S * g(geom, 4));
+  if (S > 1) conv2d_filter_reduce_f32(partials, dw, geom);
 }
 
-/** Rows [k0, k1) of dw viewed as [KH·KW·Cg, Cout] (overwritten; other rows untouched). */
+/** dw = Σ_s partials[s] in the order s = 0, 1, … (partials: S dw-sized buffers, S > 1). */
+export function conv2d_filter_reduce_f32(partials: usize, dw: usize, geom: usize): void {
+  const S = conv2d_filter_segments(geom);
+  const n = g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15)) * g(geom, 6);
+  const stride = <usize>n << 2;
+  copyRun(dw, partials, n);
+  for (let s = 1; s < S; s++) addRun(dw, partials + <usize>s * stride, n);
+}
+
+/**
+ * Units [u0, u1) of the filter gradient (u = s·KH + kh): dw rows of kernel row kh summed over the pixels of
+ * segment s, written into `out + s·|dw|` (out = dw itself when there is one segment). A run of units inside
+ * one segment is computed as one im2col + gemm sequence over its kernel rows.
+ */
 export function conv2d_backward_filter_rows_f32(
-  x: usize, dy: usize, dw: usize, geom: usize, ws: usize, wsBytes: i32, k0: i32, k1: i32,
+  x: usize, dy: usize, out: usize, geom: usize, ws: usize, wsBytes: i32, u0: i32, u1: i32,
 ): void {
-  const C = g(geom, 3), Cout = g(geom, 6), groups = g(geom, 15);
+  const C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5), Cout = g(geom, 6), groups = g(geom, 15);
   const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
   const Cg = C / groups, Coutg = Cout / groups;
-  const KK = g(geom, 4) * g(geom, 5) * Cg;
-  const kn = k1 - k0;
-  if (kn <= 0 || Cout == 0) return;
-  const dwRows = dw + (<usize>k0 * Cout << 2);
-  if (P == 0) {
-    memory.fill(dwRows, 0, <usize>kn * Cout << 2);
-    return;
-  }
-  if (isPointwise(geom)) {
-    gemm(1, 0, kn, Cout, P, x + (<usize>k0 << 2), C, dy, Cout, dwRows, Cout, 0, ws);
-    return;
-  }
+  const KK = KH * KW * Cg;
+  if (u1 <= u0 || Cout == 0 || KK == 0) return;
+  const S = conv2d_filter_segments(geom);
+  const dwBytes = <usize>KK * Cout << 2;
+  const rowRun = KW * Cg; // dw rows per kernel row
   const col = ws + matmul_workspace_bytes();
-  // chunking from the FULL row width KK: the same pixel chunks (hence the same summation) for every range
-  const rows = chunkRows(wsBytes, KK, P);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const r = min(rows, P - p0);
-    for (let grp = 0; grp < groups; grp++) {
-      im2col(x, geom, grp, p0, r, col, k0, k1);
-      gemm(1, 0, kn, Coutg, r, col, kn, dy + ((<usize>p0 * Cout + <usize>grp * Coutg) << 2), Cout,
-        dwRows + (<usize>grp * Coutg << 2), Cout, p0 > 0 ? 1 : 0, ws);
+  const rows = filterChunkRows(geom, KK);
+  for (let u = u0; u < u1; ) {
+    const s = u / KH;
+    const kh0 = u % KH;
+    const kh1 = min(KH, kh0 + (u1 - u));
+    u += kh1 - kh0;
+    const kn = (kh1 - kh0) * rowRun;
+    const dwRows = out + <usize>s * dwBytes + (<usize>(kh0 * rowRun) * Cout << 2);
+    const q0 = <i32>((<i64>s * P) / S), q1 = <i32>((<i64>(s + 1) * P) / S);
+    if (q1 <= q0) {
+      memory.fill(dwRows, 0, <usize>kn * Cout << 2);
+      continue;
+    }
+    if (isPointwise(geom)) {
+      gemm(1, 0, kn, Cout, q1 - q0, x + (<usize>q0 * C << 2), C, dy + (<usize>q0 * Cout << 2), Cout,
+        dwRows, Cout, 0, ws);
+      continue;
+    }
+    // pixel chunks start at the segment's first pixel and have a size fixed by the geometry
+    for (let p = q0; p < q1; p += rows) {
+      const r = min(rows, q1 - p);
+      for (let grp = 0; grp < groups; grp++) {
+        im2col(x, geom, grp, p, r, col, kh0, kh1);
+        gemm(1, 0, kn, Coutg, r, col, kn, dy + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout,
+          dwRows + (<usize>grp * Coutg << 2), Cout, p > q0 ? 1 : 0, ws);
+      }
     }
   }
 }

@@ -160,17 +160,25 @@ export interface KernelExports {
     r0: number,
     r1: number,
   ): void;
-  /** Rows [k0, k1) of dw viewed as [KH·KW·C/groups, Cout] (threads). */
+  /**
+   * Units [u0, u1) of the filter gradient, u = s·KH + kh (pixel segment s, kernel row kh), into the partial
+   * sums `out` (S dw-sized buffers; dw itself when S = 1) (threads).
+   */
   conv2d_backward_filter_rows_f32(
     x: Ptr,
     dy: Ptr,
-    dw: Ptr,
+    out: Ptr,
     geom: Ptr,
     ws: Ptr,
     wsBytes: number,
-    k0: number,
-    k1: number,
+    u0: number,
+    u1: number,
   ): void;
+  /** Pixel segments S of the filter gradient (fixed by the geometry) and the bytes of their partial sums. */
+  conv2d_filter_segments(geom: Ptr): number;
+  conv2d_filter_partials_bytes(geom: Ptr): number;
+  /** dw = Σ_s partials[s] in segment order. */
+  conv2d_filter_reduce_f32(partials: Ptr, dw: Ptr, geom: Ptr): void;
   /** Moves this instance's 64 bytes of broadcast-odometer scratch (each worker instance has its own). */
   set_odometer_scratch(p: Ptr): void;
   conv2d_backward_input_f32(dy: Ptr, w: Ptr, dx: Ptr, geom: Ptr, ws: Ptr, wsBytes: number): void;
@@ -853,25 +861,32 @@ export class KernelModule {
       const { OH, OW } = convOutputSize(g);
       const pixels = g.N * OH * OW;
       const kk = g.KH * g.KW * (g.C / g.groups);
+      // filter gradient: tasks write the partial sums of their pixel segments into the caller's workspace
+      // (S > 1), which are then added in segment order; a task's own workspace needs no room for them
+      const segments = pass === 'filterGrad' ? this.exports.conv2d_filter_segments(geom) : 1;
+      const partialBytes = pass === 'filterGrad' ? this.exports.conv2d_filter_partials_bytes(geom) : 0;
+      const partials = segments > 1 ? this.workspace(partialBytes) : p2;
       const plan = planConv(
         {
           pass,
           p0,
           p1,
-          p2,
+          p2: partials,
           geom,
-          wsBytes: need,
+          wsBytes: need - partialBytes,
           pixels,
           images: g.N,
           imageRows: g.H,
           windowRows: (g.KH - 1) * g.dilationH + 1,
-          kk,
+          kernelRows: g.KH,
+          segments,
           flops: 2 * pixels * kk * g.Cout,
         },
         this.pool.threads,
       );
       if (plan) {
-        this.runPlan(plan, this.threadWorkspace(need));
+        this.runPlan(plan, this.threadWorkspace(need - partialBytes));
+        if (segments > 1) this.exports.conv2d_filter_reduce_f32(partials, p2, geom);
         return;
       }
     }

@@ -11,7 +11,8 @@
  *    same micro-kernel, whichever block holds it (edge tiles add the same partial sums, and x + y = y + x).
  *  - conv2d forward: rows of y (output pixels); input gradient: bands of image rows of dx (a dx element
  *    still receives its contributions in pixel order, each computed as on one thread); filter gradient:
- *    rows of dw (each task reduces over all pixels, in the same pixel chunks). See assembly/conv.ts.
+ *    (pixel segment, kernel row) units: the segments are fixed by the geometry, each task writes the
+ *    partial sums of its units, and the caller adds the segments in order. See assembly/conv.ts.
  *  - unary / binary maps: contiguous ranges of the output (lane math does not depend on position).
  *  - softmax / logSoftmax: blocks of whole rows (a row is reduced by one thread, as on one thread).
  */
@@ -207,12 +208,14 @@ export interface ConvProblem {
   geom: Ptr;
   /** Workspace bytes every thread passes (fixes the pixel chunking; see assembly/conv.ts). */
   wsBytes: number;
-  /** N·OH·OW, N, H, the window's height in input rows ((KH − 1)·dilationH + 1), and KH·KW·C/groups. */
+  /** N·OH·OW, N, H, the window's height in input rows ((KH − 1)·dilationH + 1), KH. */
   pixels: number;
   images: number;
   imageRows: number;
   windowRows: number;
-  kk: number;
+  kernelRows: number;
+  /** Filter gradient: the pixel segments S (conv2d_filter_segments); 1 otherwise. */
+  segments: number;
   /** 2·pixels·kk·Cout. */
   flops: number;
 }
@@ -224,7 +227,8 @@ const CONV_FN: Record<ConvPass, ThreadExport> = {
 };
 
 /**
- * Forward: rows of y in multiples of 4 pixels; filter gradient: rows of dw by 4; input gradient: image rows
+ * Forward: rows of y in multiples of 4 pixels; filter gradient: the S·KH (segment, kernel row) units, in
+ * order (a task whose units share a segment builds one im2col for its kernel rows); input gradient: image rows
  * of dx — whole images when there are at least two per thread (then no output row is computed twice),
  * else bands of ≥ 4 window heights (a band recomputes the output rows whose windows straddle its borders,
  * ≈ one window height of them per border).
@@ -235,7 +239,7 @@ export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
   let extent: number;
   let unit: number;
   if (p.pass === 'forward') [extent, unit] = [p.pixels, MR];
-  else if (p.pass === 'filterGrad') [extent, unit] = [p.kk, MR];
+  else if (p.pass === 'filterGrad') [extent, unit] = [p.segments * p.kernelRows, 1];
   else {
     extent = p.images * p.imageRows;
     const band = Math.min(p.imageRows, 4 * p.windowRows);
