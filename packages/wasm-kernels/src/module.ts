@@ -881,6 +881,7 @@ export class KernelModule {
           kernelRows: g.KH,
           segments,
           flops: 2 * pixels * kk * g.Cout,
+          elements: pixels * (kk + g.Cout),
         },
         this.pool.threads,
       );

@@ -126,6 +126,73 @@ const GEOMS: Conv2dGeometry[] = [
     padLeft: 1,
     padRight: 1,
   }),
+  // Small channel counts (the im2col run paths) with ≥ 512 output pixels, so the filter gradient sums
+  // several pixel segments (checked below): the 1-channel stem, 'same' padding, stride 1
+  geometry({
+    N: 2,
+    H: 28,
+    W: 28,
+    C: 1,
+    KH: 3,
+    KW: 3,
+    Cout: 8,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+  }),
+  // 3 channels, stride 2, 'valid' (no padding), a row of x never read
+  geometry({ N: 3, H: 30, W: 29, C: 3, KH: 3, KW: 3, Cout: 5, strideH: 2, strideW: 2 }),
+  // 8 channels, 'same' padding (whole window rows and cut ones)
+  geometry({
+    N: 2,
+    H: 20,
+    W: 18,
+    C: 8,
+    KH: 3,
+    KW: 3,
+    Cout: 8,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+  }),
+  // 8 channels, horizontal dilation (tap by tap), stride 2 across W, uneven padding
+  geometry({
+    N: 2,
+    H: 24,
+    W: 26,
+    C: 8,
+    KH: 3,
+    KW: 3,
+    Cout: 6,
+    strideW: 2,
+    padTop: 2,
+    padBottom: 2,
+    padLeft: 3,
+    padRight: 1,
+    dilationH: 2,
+    dilationW: 2,
+  }),
+  // 2 groups of 4 channels (window rows not contiguous per group), 5 wide, stride 2 'same'
+  geometry({
+    N: 2,
+    H: 22,
+    W: 21,
+    C: 8,
+    KH: 3,
+    KW: 5,
+    Cout: 4,
+    groups: 2,
+    strideH: 2,
+    strideW: 2,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 2,
+    padRight: 2,
+  }),
+  // 1-channel pointwise with many pixels: the filter gradient's segments on the gemm-only path
+  geometry({ N: 4, H: 16, W: 16, C: 1, KH: 1, KW: 1, Cout: 3 }),
 ];
 
 describe('conv2d NHWC', () => {
@@ -164,6 +231,8 @@ describe('conv2d NHWC', () => {
       km.fill(pdw, w.length, 123);
       km.conv2dBackwardFilter(px, pdy, pdw, g);
       const P = g.N * OH * OW;
+      // from 512 output pixels on, dw is summed in ≥ 2 pixel segments (assembly/conv.ts)
+      expect(km.exports.conv2d_filter_segments(km['geom'](g)) > 1).toBe(P >= 512);
       expectClose(km.readF32(pdw, w.length), dw, (i) => (P + 2) * U * dwa[i]!, 'conv dw');
       [px, pw, py, pdy, pdx, pdw].forEach((p) => {
         km.free(p);

@@ -392,6 +392,42 @@ describe(`threads (${VARIANT})`, () => {
         dilationW: 1,
         groups: 1,
       }, // bands that cross an image border, stride and dilation along H, uneven padding
+      {
+        N: 32,
+        H: 28,
+        W: 28,
+        C: 1,
+        KH: 3,
+        KW: 3,
+        Cout: 8,
+        strideH: 1,
+        strideW: 1,
+        padTop: 1,
+        padBottom: 1,
+        padLeft: 1,
+        padRight: 1,
+        dilationH: 1,
+        dilationW: 1,
+        groups: 1,
+      }, // 1-channel stem: dw from 8 pixel segments × 3 kernel rows, partials added in segment order
+      {
+        N: 4,
+        H: 28,
+        W: 28,
+        C: 8,
+        KH: 3,
+        KW: 3,
+        Cout: 8,
+        strideH: 1,
+        strideW: 1,
+        padTop: 1,
+        padBottom: 1,
+        padLeft: 1,
+        padRight: 1,
+        dilationH: 1,
+        dilationW: 1,
+        groups: 1,
+      }, // 8 channels: whole window rows as one run, dw from several segments
     ];
     for (const g of geoms) {
       const { OH, OW } = convOutputSize(g);

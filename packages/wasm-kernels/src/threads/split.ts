@@ -84,6 +84,12 @@ const UNARY_NS: Partial<Record<UnaryOpName, number>> = {
 const UNARY_CHEAP_NS = 0.15;
 const BINARY_NS = 0.25;
 const BINARY_POW_NS = 10;
+/**
+ * Conv time beyond the gemm's flops, per im2col entry / output: at 1–8 channels the gemm's K and N are tiny
+ * (9–72, 8) and the im2col, packing and edge tiles dominate (measured ≈ 1.5 ns per element for a 1-channel
+ * 3×3 stem, ≈ 0.3 ns at 8 channels); 1 ns keeps small-channel convs from being judged too cheap to split.
+ */
+const CONV_ELEMENT_NS = 1;
 
 /** Threads worth using for `ns` of single-thread work split into at most `units` pieces. */
 export function threadsFor(ns: number, units: number, maxThreads: number): number {
@@ -218,6 +224,8 @@ export interface ConvProblem {
   segments: number;
   /** 2·pixels·kk·Cout. */
   flops: number;
+  /** pixels·(kk + Cout), kk = KH·KW·C/groups: im2col entries and outputs (see CONV_ELEMENT_NS). */
+  elements: number;
 }
 
 const CONV_FN: Record<ConvPass, ThreadExport> = {
@@ -235,7 +243,7 @@ const CONV_FN: Record<ConvPass, ThreadExport> = {
  */
 export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
   if (maxThreads < 2) return null;
-  const ns = p.flops / GEMM_FLOP_PER_NS;
+  const ns = p.flops / GEMM_FLOP_PER_NS + p.elements * CONV_ELEMENT_NS;
   let extent: number;
   let unit: number;
   if (p.pass === 'forward') [extent, unit] = [p.pixels, MR];
