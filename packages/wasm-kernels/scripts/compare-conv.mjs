@@ -8,11 +8,18 @@
 //   node --experimental-wasm-relaxed-simd scripts/compare-conv.mjs OLD-relaxed.wasm build/kernels-relaxed.wasm
 //
 // An older build: see the header of compare-builds.mjs.
+//
+//   node scripts/compare-conv.mjs --threads 2
+// instead runs the same cases through this package's KernelModule (dist/: `npm run build` first) with one
+// thread and with 2, alternating, and reports wall time per call (threads only help in wall time) and the
+// calls the module split.
 import { readFileSync } from 'node:fs';
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error('usage: compare-conv.mjs A.wasm [B.wasm …]');
+const args = process.argv.slice(2);
+const threadsAt = args.indexOf('--threads');
+const files = threadsAt >= 0 ? [] : args;
+if (files.length === 0 && threadsAt < 0) {
+  console.error('usage: compare-conv.mjs A.wasm [B.wasm …] | --threads T');
   process.exit(1);
 }
 // [name, pass (0 forward, 1 input gradient, 2 filter gradient), N, H, W, C, Cout, K, stride, pad]
@@ -69,6 +76,10 @@ function prepare(m, c) {
 }
 
 const median = (v) => v.slice().sort((p, q) => p - q)[v.length >> 1];
+if (threadsAt >= 0) {
+  await compareThreads(Number(args[threadsAt + 1] ?? 2));
+  process.exit(0);
+}
 console.log(`one thread, ms per call (CPU time) and GFLOP/s: ${mods.map((m) => m.file).join(' | ')}`);
 for (const c of CASES) {
   const runs = mods.map((m) => prepare(m, c));
@@ -88,4 +99,62 @@ for (const c of CASES) {
   });
   const ratio = runs.length > 1 ? `  ×${(median(cpu[0]) / median(cpu[runs.length - 1])).toFixed(2)}` : '';
   console.log(`${c[0].padEnd(18)} ${cells.join(' | ')}${ratio}`);
+}
+
+async function compareThreads(T) {
+  const { KernelModule } = await import('../dist/index.js');
+  const kms = [await KernelModule.create({ threads: 1 }), await KernelModule.create({ threads: T })];
+  console.log(
+    `wall ms per call, median of 9 batches of 3: 1 thread | ${T} threads (variant ${kms[0].variant})`,
+  );
+  for (const c of CASES) {
+    const [, pass, N, H, W, C, Cout, K, s, pad] = c;
+    const OH = Math.floor((H + 2 * pad - K) / s) + 1;
+    const OW = Math.floor((W + 2 * pad - K) / s) + 1;
+    const g = {
+      N,
+      H,
+      W,
+      C,
+      KH: K,
+      KW: K,
+      Cout,
+      strideH: s,
+      strideW: s,
+      padTop: pad,
+      padBottom: pad,
+      padLeft: pad,
+      padRight: pad,
+      dilationH: 1,
+      dilationW: 1,
+      groups: 1,
+    };
+    const sizes = [N * H * W * C, K * K * C * Cout, N * OH * OW * Cout];
+    const [ia, ib, io] = pass === 0 ? [0, 1, 2] : pass === 1 ? [2, 1, 0] : [0, 2, 1];
+    const runs = kms.map((km) => {
+      const a = km.allocF32(sizes[ia]);
+      const b = km.allocF32(sizes[ib]);
+      const o = km.allocF32(sizes[io]);
+      km.f32.fill(0.25, a >> 2, (a >> 2) + sizes[ia]);
+      km.f32.fill(-0.5, b >> 2, (b >> 2) + sizes[ib]);
+      const m = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardFilter'][pass];
+      return () => km[m](a, b, o, g);
+    });
+    for (const r of runs) for (let i = 0; i < 2; i++) r();
+    const jobs = kms[1].parallelJobs;
+    const wall = runs.map(() => []);
+    for (let rep = 0; rep < 9; rep++) {
+      runs.forEach((r, j) => {
+        const t0 = performance.now();
+        for (let k = 0; k < 3; k++) r();
+        wall[j].push((performance.now() - t0) / 3);
+      });
+    }
+    const split = kms[1].parallelJobs > jobs ? 'split' : 'not split';
+    const [w1, wT] = wall.map(median);
+    console.log(
+      `${c[0].padEnd(18)} ${w1.toFixed(2)} | ${wT.toFixed(2)} ms  ×${(w1 / wT).toFixed(2)} (${split})`,
+    );
+  }
+  for (const km of kms) km.dispose();
 }
