@@ -109,11 +109,11 @@ function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize,
   const whole = Cg == C && dW == 1; // a window row is contiguous in x
   const xGrp = x + (<usize>grp * Cg << 2);
   let dst = col;
+  // (n, oh, ow) of pixel p0, then stepped: integer divisions per pixel cost more than a 1-channel row copy
+  let ow = p0 % OW;
+  let oh = (p0 / OW) % OH;
+  let n = p0 / OW / OH;
   for (let p = p0; p < p0 + rows; p++) {
-    const ow = p % OW;
-    const t = p / OW;
-    const oh = t % OH;
-    const n = t / OH;
     const iw0 = ow * sW - pL;
     const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
     for (let kh = kh0; kh < kh1; kh++) {
@@ -135,6 +135,13 @@ function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize,
       }
       dst += <usize>rowRun << 2;
     }
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        n++;
+      }
+    }
   }
 }
 
@@ -151,11 +158,11 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
   const whole = Cg == C && dW == 1;
   const dxGrp = dx + (<usize>grp * Cg << 2);
   let src = col;
+  // (n, oh, ow) of pixel p0, then stepped: integer divisions per pixel cost more than a 1-channel row copy
+  let ow = p0 % OW;
+  let oh = (p0 / OW) % OH;
+  let n = p0 / OW / OH;
   for (let p = p0; p < p0 + rows; p++) {
-    const ow = p % OW;
-    const t = p / OW;
-    const oh = t % OH;
-    const n = t / OH;
     const iw0 = ow * sW - pL;
     const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
     for (let kh = 0; kh < KH; kh++) {
@@ -173,6 +180,13 @@ function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: us
         }
       }
       src += <usize>rowRun << 2;
+    }
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        n++;
+      }
     }
   }
 }
