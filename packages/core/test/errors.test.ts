@@ -7,6 +7,7 @@ import {
   add,
   backward,
   batchNorm,
+  CrossEntropyBackward,
   concat,
   conv2d,
   DescentError,
@@ -26,6 +27,7 @@ import {
   removeBackend,
   reshape,
   rmsNorm,
+  runOp,
   softmax,
   sum,
   type Tensor,
@@ -183,6 +185,24 @@ describe('dtype mismatches', () => {
     const a = tensor(new Int32Array([1, 2, 3, 4]), [2, 2]);
     expectError(() => matmul(a, a), 'matmul', ['expected f32 operands', '[2, 2] i32']);
     dispose(a);
+  });
+
+  it('crossEntropyBackward with a bad upstream gradient, labels or smoothing', () => {
+    const x = randn([4, 3]);
+    const labels = tensor(new Int32Array([0, 2, 1, 1]));
+    const g = randn([4]);
+    const bad = randn([4, 1]);
+    const run = (a: Tensor, l: Tensor, u: Tensor, labelSmoothing = 0) =>
+      runOp(CrossEntropyBackward, [a, l, u], { labelSmoothing });
+    expectError(() => run(x, labels, bad), 'crossEntropyBackward', [
+      'upstream gradient',
+      '[4]',
+      '[4, 3]',
+      '[4, 1]',
+    ]);
+    expectError(() => run(x, g, g), 'crossEntropyBackward', ['labels must be i32', 'f32']);
+    expectError(() => run(x, labels, g, 1.5), 'crossEntropyBackward', ['labelSmoothing', '1.5']);
+    dispose([x, labels, g, bad]);
   });
 
   it('gather with f32 indices', () => {

@@ -28,6 +28,7 @@ import {
   batchNormTraining,
   bceWithLogits,
   broadcastTo,
+  CrossEntropyBackward,
   clamp,
   concat,
   conv2d,
@@ -468,6 +469,14 @@ describe('gradcheck: softmax family and losses', () => {
   for (const axis of [-1, 1, 0]) {
     it(`softmax axis ${axis}`, () => checkGrad((x) => softmax(x, axis), [normal([3, 4, 5], 2)]));
     it(`logSoftmax axis ${axis}`, () => checkGrad((x) => logSoftmax(x, axis), [normal([3, 4, 5], 2)]));
+  }
+  for (const labelSmoothing of [0, 0.1]) {
+    it(`crossEntropyBackward w.r.t. logits and g, labelSmoothing=${labelSmoothing}`, () => {
+      const fused = (x: Tensor, y: Tensor, g: Tensor) =>
+        runOp(CrossEntropyBackward, [x, y, g], { labelSmoothing })[0];
+      checkGrad(fused, [normal([4, 5], 2), i64([0, 4, 2, 1], [4]), normal([4])]);
+      checkGrad(fused, [normal([2, 3, 4], 2), i64([3, 0, 1, 1, 2, 0], [2, 3]), normal([2, 3])]);
+    });
   }
   for (const reduction of ['mean', 'sum', 'none'] as const) {
     for (const labelSmoothing of [0, 0.1]) {

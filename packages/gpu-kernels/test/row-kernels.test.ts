@@ -1,11 +1,22 @@
 /**
- * The row kernels (softmax, logSoftmax, crossEntropy, layerNorm, rmsNorm) and the workgroup
+ * The row kernels (softmax, logSoftmax, crossEntropy and its backward, layerNorm, rmsNorm) and the workgroup
  * reductions beyond what the conformance suite's shapes reach: rows long enough for the 256-invocation
  * kernels (> 2048 elements), and rows whose max is not finite (NaN, +∞, all −∞) or that hold some −∞
  * — where the kernels' per-invocation (max, Σexp) merge must give what the float64 reference gives.
  * Same checks and error bounds as the conformance suite.
  */
-import { crossEntropy, engine, layerNorm, logSoftmax, max, rmsNorm, softmax, sum } from '@descent/core';
+import {
+  CrossEntropyBackward,
+  crossEntropy,
+  engine,
+  layerNorm,
+  logSoftmax,
+  max,
+  rmsNorm,
+  runOp,
+  softmax,
+  sum,
+} from '@descent/core';
 import {
   type Case,
   checkCaseBackward,
@@ -48,6 +59,17 @@ const longCases: Case[] = [
     ],
     fn: (x, y) => crossEntropy(x, y, { labelSmoothing: 0.1, reduction: 'none' }),
     bound: transcendental(LONG, LONG + 3),
+  },
+  {
+    op: 'crossEntropyBackward',
+    name: `crossEntropyBackward [3,${LONG}]`,
+    inputs: [
+      { shape: [3, LONG], gen: W },
+      { shape: [3], dtype: 'i32', gen: { kind: 'ints', lo: 0, hi: LONG } },
+      { shape: [3] },
+    ],
+    fn: (x, y, g) => runOp(CrossEntropyBackward, [x, y, g], { labelSmoothing: 0.1 })[0],
+    bound: transcendental(LONG, LONG + 2),
   },
   {
     op: 'layerNorm',
@@ -118,6 +140,17 @@ function hostileCases(): Case[] {
         inputs: [...inputs, { shape: [6], dtype: 'i32', gen: { kind: 'ints', lo: 0, hi: 3 } }],
         fn: (x, y) => crossEntropy(x, y, { reduction: 'none' }),
         bound: transcendental(size, size + 3),
+      },
+      {
+        op: 'crossEntropyBackward',
+        name: `crossEntropyBackward hostile rows [6,${size}]`,
+        inputs: [
+          ...inputs,
+          { shape: [6], dtype: 'i32', gen: { kind: 'ints', lo: 0, hi: 3 } },
+          { shape: [6] },
+        ],
+        fn: (x, y, g) => runOp(CrossEntropyBackward, [x, y, g], { labelSmoothing: 0 })[0],
+        bound: transcendental(size, size + 2),
       },
     );
   }

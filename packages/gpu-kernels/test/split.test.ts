@@ -14,6 +14,7 @@ import {
   argmax,
   argmin,
   batchNorm,
+  CrossEntropyBackward,
   cast,
   concat,
   crossEntropy,
@@ -27,6 +28,7 @@ import {
   min,
   mul,
   pad,
+  runOp,
   slice,
   softmax,
   sum,
@@ -218,12 +220,17 @@ describe.runIf(runGPU)('tensors larger than maxStorageBufferBindingSize', () => 
     await same([at, bt], (x, y) => matmul(x, y, { transposeA: true, transposeB: true }));
   });
 
-  it('row kernels over runs of rows (softmax, logSoftmax, crossEntropy, layerNorm) and batchNorm', async () => {
+  it('row kernels over runs of rows (softmax, logSoftmax, crossEntropy(Backward), layerNorm) and batchNorm', async () => {
     const x = { values: normals(20 * 100, 16), shape: [20, 100] };
     await same([x], (t) => softmax(t));
     await same([x], (t) => logSoftmax(t));
     const labels = { values: Int32Array.from({ length: 20 }, (_, i) => (i * 37) % 100), shape: [20] };
     await same([x, labels], (t, l) => crossEntropy(t, l, { reduction: 'none' }));
+    const up = { values: normals(20, 19), shape: [20] };
+    await same(
+      [x, labels, up],
+      (t, l, u) => runOp(CrossEntropyBackward, [t, l, u], { labelSmoothing: 0.1 })[0],
+    );
     const g = { values: normals(100, 17), shape: [100] };
     await same([x, g, g], (t, gamma, beta) => layerNorm(t, gamma, beta));
     const stats = [20, 21, 22, 23].map((seed, i) => ({
@@ -244,6 +251,13 @@ describe.runIf(runGPU)('tensors larger than maxStorageBufferBindingSize', () => 
     await same([x], (t) => logSoftmax(t), tol);
     const labels = { values: Int32Array.from([999, 3]), shape: [2] };
     await same([x, labels], (t, l) => crossEntropy(t, l, { reduction: 'none' }), tol);
+    const up = { values: normals(2, 21), shape: [2] };
+    await same(
+      [x, labels, up],
+      // No smoothing: p − ε/size could cancel, and tol is relative to each output.
+      (t, l, u) => runOp(CrossEntropyBackward, [t, l, u], { labelSmoothing: 0 })[0],
+      tol,
+    );
   });
 
   it('copies: transpose, slice, pad and concat', async () => {

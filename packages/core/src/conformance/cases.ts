@@ -641,6 +641,30 @@ function nnCases(): Case[] {
       grad: [0],
     });
   }
+  // The fused gradient: softmax's bound (block C, C roundings) plus one rounding for the subtraction of
+  // the target and one for the multiply by g. Its own gradient is compared for g only: the one for the
+  // logits, s ⊙ (u − Σ u⊙s), is a chain of softmax/mul/sum/sub kernels (each conformance-checked on its
+  // own) whose errors in s and in the row sum reach ~2C·u·s_i·Σ|u⊙s|, while this single-kernel bound
+  // allows c·u times that cotangent term (Σ|J||gg|): too little once 2C > c. The rule itself is
+  // checked in float64 by the gradcheck test.
+  for (const [shape, ls] of [
+    [[4, 10], 0],
+    [[17, 65], 0.1],
+    [[3, 1025], 0],
+    [[1, 1], 0.2],
+    [[2, 3, 7], 0.1],
+  ] as [number[], number][]) {
+    const classes = shape[shape.length - 1];
+    const rows = shape.slice(0, -1);
+    c.push({
+      op: 'crossEntropyBackward',
+      name: `crossEntropyBackward ${desc(shape)} smoothing ${ls}`,
+      inputs: [f(shape, W), i32(rows, 0, classes), f(rows)],
+      fn: (x, y, g) => ops.runOp(ops.CrossEntropyBackward, [x, y, g], { labelSmoothing: ls })[0],
+      bound: transcendental(classes, classes + 2),
+      grad: [2],
+    });
+  }
   c.push({
     op: 'crossEntropy',
     name: 'crossEntropy 3-D [2,3,7]',

@@ -98,6 +98,33 @@ export interface CrossEntropyKernelAttrs extends RowKernelAttrs {
   labelSmoothing: number;
 }
 
+/** Checks shared by crossEntropy and crossEntropyBackward: f32 logits [..., C], i32 labels [...], ε. */
+function checkCrossEntropyInputs(op: string, logits: Tensor, labels: Tensor, labelSmoothing: number): void {
+  checkF32(op, logits);
+  if (labels.dtype !== 'i32')
+    throw new DescentError(
+      op,
+      `labels must be i32 class indices, got ${labels.dtype} of shape ${fmtShape(labels.shape)}`,
+    );
+  if (
+    logits.rank < 1 ||
+    labels.rank !== logits.rank - 1 ||
+    labels.shape.some((d, i) => d !== logits.shape[i])
+  ) {
+    throw new DescentError(
+      op,
+      `logits ${fmtShape(logits.shape)} need labels of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(labels.shape)}`,
+    );
+  }
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
+    throw new DescentError(op, `labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+}
+
+/** The smoothed target distribution (1−ε)·onehot(label) + ε/C, as f32 [..., C]. */
+function smoothedTarget(labels: Tensor, classes: number, labelSmoothing: number): Tensor {
+  return add(mul(oneHot(labels, classes), 1 - labelSmoothing), labelSmoothing / classes);
+}
+
 /**
  * Per-row cross-entropy from logits [..., C] and i32 labels [...]:
  * loss = logΣexp(x) − (1−ε)·x[label] − (ε/C)·Σⱼ x[j]  (target q = (1−ε)·onehot + ε/C).
@@ -106,24 +133,7 @@ export interface CrossEntropyKernelAttrs extends RowKernelAttrs {
 export const CrossEntropy = defineOp<CrossEntropyAttrs>({
   name: 'crossEntropy',
   infer([logits, labels], { labelSmoothing }) {
-    checkF32('crossEntropy', logits);
-    if (labels.dtype !== 'i32')
-      throw new DescentError(
-        'crossEntropy',
-        `labels must be i32 class indices, got ${labels.dtype} of shape ${fmtShape(labels.shape)}`,
-      );
-    if (
-      logits.rank < 1 ||
-      labels.rank !== logits.rank - 1 ||
-      labels.shape.some((d, i) => d !== logits.shape[i])
-    ) {
-      throw new DescentError(
-        'crossEntropy',
-        `logits ${fmtShape(logits.shape)} need labels of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(labels.shape)}`,
-      );
-    }
-    if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
-      throw new DescentError('crossEntropy', `labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+    checkCrossEntropyInputs('crossEntropy', logits, labels, labelSmoothing);
     return [{ shape: labels.shape, dtype: 'f32' }];
   },
   kernelAttrs: ([logits], { labelSmoothing }): CrossEntropyKernelAttrs => ({
@@ -131,10 +141,45 @@ export const CrossEntropy = defineOp<CrossEntropyAttrs>({
     labelSmoothing,
   }),
   differentiableInputs: [0],
-  backward: ({ inputs: [logits, labels], grads: [g], attrs: { labelSmoothing } }) => {
-    const c = logits.shape[logits.rank - 1];
-    const target = add(mul(oneHot(labels, c), 1 - labelSmoothing), labelSmoothing / c);
-    return [mul(sub(softmax(logits), target), expandDims(g!, -1)), null];
+  // One fused kernel: (softmax(x) − target)·g per row.
+  backward: ({ inputs: [logits, labels], grads: [g], attrs }) => [
+    runOp(CrossEntropyBackward, [logits, labels, g!], attrs)[0],
+    null,
+  ],
+});
+
+/**
+ * Gradient of crossEntropy with respect to the logits, fused: from logits [..., C] f32, labels [...]
+ * i32 and the upstream gradient g [...] f32 (one per row),
+ * dlogits = (softmax(x) − ((1−ε)·onehot(label) + ε/C)) · g_row.
+ * Kernel attrs: {rows, size, labelSmoothing}, as crossEntropy's.
+ */
+export const CrossEntropyBackward = defineOp<CrossEntropyAttrs>({
+  name: 'crossEntropyBackward',
+  infer([logits, labels, g], { labelSmoothing }) {
+    checkCrossEntropyInputs('crossEntropyBackward', logits, labels, labelSmoothing);
+    if (g.dtype !== 'f32' || g.rank !== labels.rank || g.shape.some((d, i) => d !== labels.shape[i]))
+      throw new DescentError(
+        'crossEntropyBackward',
+        `the upstream gradient must be f32 of shape ${fmtShape(labels.shape)} (one per row of logits ${fmtShape(logits.shape)}), got ${g.dtype} of shape ${fmtShape(g.shape)}`,
+      );
+    return [{ shape: logits.shape, dtype: 'f32' }];
+  },
+  kernelAttrs: ([logits], { labelSmoothing }): CrossEntropyKernelAttrs => ({
+    ...rowAttrs(logits),
+    labelSmoothing,
+  }),
+  differentiableInputs: [0, 2],
+  // With s = softmax(x), q the target and gg the cotangent of dlogits:
+  //   w.r.t. x: the softmax Jacobian applied to u = gg·g_row:  s ⊙ (u − Σⱼ u⊙s);
+  //   w.r.t. g: Σ_C gg ⊙ (s − q).
+  backward: ({ inputs: [logits, labels, g], grads: [gg], attrs: { labelSmoothing } }) => {
+    const s = softmax(logits);
+    const u = mul(gg!, expandDims(g, -1));
+    const dx = mul(s, sub(u, sum(mul(u, s), -1, true)));
+    const q = smoothedTarget(labels, logits.shape[logits.rank - 1], labelSmoothing);
+    const dg = sum(mul(gg!, sub(s, q)), -1);
+    return [dx, null, dg];
   },
 });
 

@@ -1,6 +1,6 @@
-/** Row kernels over the last axis: softmax, logSoftmax, crossEntropy, layerNorm, rmsNorm; batchNorm. */
+/** Row kernels over the last axis: softmax, logSoftmax, crossEntropy (+ backward), layerNorm, rmsNorm; batchNorm. */
 import type { CrossEntropyKernelAttrs, NormKernelAttrs, RowKernelAttrs } from '@descent/core';
-import type { WasmKernel } from './types.js';
+import type { WasmKernel, WasmKernelContext } from './types.js';
 
 /** Max-subtracted: y = exp(x − max) / Σ exp(x − max) per row. */
 const softmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) => {
@@ -11,15 +11,38 @@ const logSoftmax: WasmKernel = (ctx, [x], [y], { rows, size }: RowKernelAttrs) =
   ctx.km.logSoftmax(ctx.ptr(x), ctx.ptr(y), rows, size);
 };
 
-/** Labels are checked first (the kernel alone would write NaN for a bad label). */
-const crossEntropy: WasmKernel = (ctx, [x, labels], [loss], a: CrossEntropyKernelAttrs) => {
-  const lp = ctx.ptr(labels);
-  const bad = ctx.exports.find_bad_index(lp, a.rows, a.size);
+/** Labels are checked first (the kernels alone would write NaN, or skip the target, for a bad label). */
+function checkLabels(ctx: WasmKernelContext, lp: number, rows: number, size: number): void {
+  const bad = ctx.exports.find_bad_index(lp, rows, size);
   if (bad >= 0) {
     const label = ctx.km.readI32(lp + 4 * bad, 1)[0];
-    throw new RangeError(`label ${label} in row ${bad} is out of range [0, ${a.size})`);
+    throw new RangeError(`label ${label} in row ${bad} is out of range [0, ${size})`);
   }
+}
+
+const crossEntropy: WasmKernel = (ctx, [x, labels], [loss], a: CrossEntropyKernelAttrs) => {
+  const lp = ctx.ptr(labels);
+  checkLabels(ctx, lp, a.rows, a.size);
   ctx.km.exports.cross_entropy_f32(ctx.ptr(x), lp, ctx.ptr(loss), a.rows, a.size, a.labelSmoothing);
+};
+
+/**
+ * dlogits = (softmax(x) − target)·g per row in one kernel: Σexp on exp's row fast path, then one pass
+ * writing e·(g/Σ) − g·ε/C, and the label element corrected by −g·(1−ε). g has one value per row (stride 1).
+ */
+const crossEntropyBackward: WasmKernel = (ctx, [x, labels, g], [dx], a: CrossEntropyKernelAttrs) => {
+  const lp = ctx.ptr(labels);
+  checkLabels(ctx, lp, a.rows, a.size);
+  ctx.km.exports.cross_entropy_backward_f32(
+    ctx.ptr(x),
+    lp,
+    ctx.ptr(g),
+    1,
+    ctx.ptr(dx),
+    a.rows,
+    a.size,
+    a.labelSmoothing,
+  );
 };
 
 const layerNorm: WasmKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
@@ -45,6 +68,7 @@ export const nnKernels: Record<string, WasmKernel> = {
   softmax,
   logSoftmax,
   crossEntropy,
+  crossEntropyBackward,
   layerNorm,
   rmsNorm,
   batchNorm,

@@ -52,6 +52,29 @@ const crossEntropy: JsKernel = (
   }
 };
 
+/** (softmax(x) − ((1−ε)·onehot(label) + ε/C))·g per row; exps are recomputed in the write pass. */
+const crossEntropyBackward: JsKernel = (
+  [x, labels, g],
+  [dx],
+  { rows, size, labelSmoothing }: CrossEntropyKernelAttrs,
+) => {
+  const spread = labelSmoothing / size;
+  for (let r = 0; r < rows; r++) {
+    const off = r * size;
+    const label = labels.array[r];
+    if (label < 0 || label >= size)
+      throw new RangeError(`crossEntropyBackward: label ${label} in row ${r} is out of range [0, ${size})`);
+    const m = rowMax(x.array, off, size);
+    let s = 0;
+    for (let j = 0; j < size; j++) s += Math.exp(x.array[off + j] - m);
+    const gr = g.array[r];
+    for (let j = 0; j < size; j++) {
+      const target = (j === label ? 1 - labelSmoothing : 0) + spread;
+      dx.array[off + j] = (Math.exp(x.array[off + j] - m) / s - target) * gr;
+    }
+  }
+};
+
 const layerNorm: JsKernel = ([x, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
   for (let r = 0; r < rows; r++) {
     const off = r * size;
@@ -90,6 +113,7 @@ export const nnKernels: Record<string, JsKernel> = {
   softmax,
   logSoftmax,
   crossEntropy,
+  crossEntropyBackward,
   layerNorm,
   rmsNorm,
   batchNorm,

@@ -1,6 +1,6 @@
 /**
  * Row kernels (one workgroup per row, reductions in workgroup memory): softmax, logSoftmax,
- * crossEntropy (max-subtracted, with the accurate exp/log of wgsl-math), layerNorm, rmsNorm; and the
+ * crossEntropy and its logits gradient (max-subtracted, with the accurate exp/log of wgsl-math), layerNorm, rmsNorm; and the
  * elementwise batchNorm. One generator builds each row kernel from its passes.
  *
  * Why the row kernels look the way they do (they were the slowest part of this backend): a row gets
@@ -144,7 +144,7 @@ function rowDispatch(
  * workgroup per (row, segment), in phases. Each phase runs over every segment of every row before the
  * next starts (dispatches in a pass are ordered), gathering per-row statistics in a scratch tensor
  * `st` (4 words per row) that the later phases read:
- * - softmax / logSoftmax / crossEntropy: `stats` merges each segment's max m and Σexp(x − m) into the
+ * - softmax / logSoftmax / crossEntropy(Backward): `stats` merges each segment's max m and Σexp(x − m) into the
  *   row's running (max, sum) — s' = s·e^(m − m') + s_seg·e^(m_seg − m'), the online softmax
  *   recurrence — plus Σx and x[label] for crossEntropy, whose loss the last segment writes; `write`
  *   produces the outputs;
@@ -155,6 +155,7 @@ const LONG_ROW_PHASES: Record<string, string[]> = {
   softmax: ['stats', 'write'],
   logSoftmax: ['stats', 'write'],
   crossEntropy: ['stats'],
+  crossEntropyBackward: ['stats', 'write'],
   layerNorm: ['sum', 'dev', 'write'],
   rmsNorm: ['sumsq', 'write'],
 };
@@ -172,7 +173,8 @@ function longRowPhase(op: string, phase: string): string {
   switch (`${op}/${phase}`) {
     case 'softmax/stats':
     case 'logSoftmax/stats':
-    case 'crossEntropy/stats': {
+    case 'crossEntropy/stats':
+    case 'crossEntropyBackward/stats': {
       const ce = op === 'crossEntropy';
       return `
   var m = -f32_inf();
@@ -216,6 +218,12 @@ function longRowPhase(op: string, phase: string): string {
   let m = st[k];
   let inv = 1.0f / st[k + 1u];
   ${SEG} { y[xb + j] = exp_acc(x[xb + j] - m) * inv; }`;
+    case 'crossEntropyBackward/write':
+      return `
+  let m = st[k];
+  let inv = 1.0f / st[k + 1u];
+  ${ceTarget('pf(6u)', 'labels[vb]', 'g[vb]')}
+  ${SEG} { y[xb + j] = ${ceGrad('exp_acc(x[xb + j] - m) * inv', 'j0 + j')}; }`;
     case 'logSoftmax/write':
       return `
   let m = st[k];
@@ -257,6 +265,11 @@ const LONG_ROW_INPUTS: Record<string, { name: string; elem: 'f32' | 'i32' }[]> =
   crossEntropy: [
     { name: 'x', elem: 'f32' },
     { name: 'labels', elem: 'i32' },
+  ],
+  crossEntropyBackward: [
+    { name: 'x', elem: 'f32' },
+    { name: 'labels', elem: 'i32' },
+    { name: 'g', elem: 'f32' },
   ],
   layerNorm: [
     { name: 'x', elem: 'f32' },
@@ -318,7 +331,8 @@ ${longRowPhase(op, phase)}
         const cw = windowOver(j0, j0 + n - 1, alignElements);
         const vw = windowOver(r, r, alignElements);
         // Inputs: x, then per-column parameters (gamma, beta) or per-row labels.
-        const inWindows = inputs.map((_, i) => (i === 0 ? xw : op === 'crossEntropy' ? vw : cw));
+        const perRowInputs = op === 'crossEntropy' || op === 'crossEntropyBackward';
+        const inWindows = inputs.map((_, i) => (i === 0 ? xw : perRowInputs ? vw : cw));
         const params = new Params()
           .u32(n, j0, size, 4 * r, j0 === 0 ? 1 : 0, j0 + n >= size ? 1 : 0)
           .f32(attr)
@@ -457,6 +471,60 @@ const crossEntropy: GPUKernel = (
   );
 };
 
+/**
+ * WGSL for crossEntropyBackward's target, shared by the one-pass and long-row kernels: defines `gr`
+ * (the row's upstream gradient), `label`, `hit` = (1−ε) + ε/size (the target at the label) and `spread`
+ * = ε/size (elsewhere), and `valid` (the label is in [0, size)).
+ */
+function ceTarget(eps: string, label: string, g: string): string {
+  return `let eps = ${eps};
+  let label = ${label};
+  let gr = ${g};
+  let spread = eps / f32(size);
+  let hit = (1.0f - eps) + spread;
+  let valid = label >= 0 && u32(label) < size;`;
+}
+
+/** (p − target)·g for softmax probability `p` at column `col` (NaN for a bad label). */
+function ceGrad(p: string, col: string): string {
+  return `select(f32_nan(), (${p} - select(spread, hit, ${col} == u32(label))) * gr, valid)`;
+}
+
+/**
+ * crossEntropy's gradient for the logits: (softmax(x) − ((1−ε)·onehot(label) + ε/size))·g_row, one
+ * workgroup per row. Like softmax it keeps e^(x − m_t) in y during the (max, Σexp) pass and rescales it
+ * by e^(m_t − M)/S in the write pass, so exp runs once per element. A bad label or a non-finite row max
+ * makes the row NaN (the GPU cannot throw).
+ */
+const crossEntropyBackward: GPUKernel = (
+  ctx,
+  [x, labels, g],
+  [y],
+  { rows, size, labelSmoothing }: RowAttrs & { labelSmoothing: number },
+) => {
+  const body = `${maxSumExp('s = s + e; y[base + j] = e;')}
+  ${ceTarget('pf(2u)', 'labels[vrow]', 'g[vrow]')}
+  let scale = select(exp_acc(mt - M) / S, 0.0f, mt == -f32_inf());
+  ${LOOP} { y[base + j] = select(f32_nan(), ${ceGrad('y[base + j] * scale', 'j')}, ok); }`;
+  rowDispatch(
+    ctx,
+    rowKernel(
+      'crossEntropyBackward',
+      rowThreads(size),
+      [
+        { name: 'x', elem: 'f32' },
+        { name: 'labels', elem: 'i32' },
+        { name: 'g', elem: 'f32' },
+      ],
+      body,
+    ),
+    { rows, size, attr: labelSmoothing },
+    [x, labels, g],
+    [y],
+    ['rows', 'vector', 'vector', 'rows'],
+  );
+};
+
 interface NormAttrs extends RowAttrs {
   eps: number;
 }
@@ -554,10 +622,19 @@ export const nnKernels: Record<string, GPUKernel> = {
   softmax: softmaxKernel(false),
   logSoftmax: softmaxKernel(true),
   crossEntropy,
+  crossEntropyBackward,
   layerNorm,
   rmsNorm,
   batchNorm,
 };
 
 /** The ops above that run over tensors larger than one storage binding (see ../split.ts). */
-export const nnSplitting = ['softmax', 'logSoftmax', 'crossEntropy', 'layerNorm', 'rmsNorm', 'batchNorm'];
+export const nnSplitting = [
+  'softmax',
+  'logSoftmax',
+  'crossEntropy',
+  'crossEntropyBackward',
+  'layerNorm',
+  'rmsNorm',
+  'batchNorm',
+];
