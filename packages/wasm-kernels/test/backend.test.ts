@@ -74,6 +74,18 @@ describe('errors leave the backend usable', () => {
     ops.dispose([logits, labels]);
   });
 
+  it('crossEntropyBackward with a label out of range throws the same way', () => {
+    const logits = tensor(randomF32(15, 3), [3, 5]);
+    const labels = tensor([1, 0, -1], [3], { dtype: 'i32' });
+    const g = tensor([1, 2, 3], [3]);
+    const before = usage();
+    expect(() => ops.runOp(ops.CrossEntropyBackward, [logits, labels, g], { labelSmoothing: 0 })).toThrow(
+      /crossEntropyBackward: .*label -1 in row 2 is out of range \[0, 5\)/,
+    );
+    expect(usage()).toEqual(before);
+    ops.dispose([logits, labels, g]);
+  });
+
   it('memory exhaustion is a DescentError that says what was asked for; the backend keeps working', () => {
     const small = createWasmBackendSync({ variant: VARIANT, name: 'wasm-small', maximumBytes: 8 << 20 });
     registerBackend('wasm-small', () => small, { replace: true });
