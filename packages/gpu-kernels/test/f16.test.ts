@@ -12,9 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import { createWebGPUBackend, type WebGPUBackend } from '../src/index.js';
 import { runGPU } from './gpu.js';
 
-const d = runGPU ? describe : describe.skip;
-
-d('f16 on WebGPU', () => {
+describe.runIf(runGPU)('f16 on WebGPU', () => {
   let backend: WebGPUBackend;
   beforeAll(async () => {
     engine.registerBackend('webgpu-f16', () => createWebGPUBackend({ name: 'webgpu-f16' }), {
@@ -107,7 +105,7 @@ d('f16 on WebGPU', () => {
   );
 });
 
-d('f16 tensors larger than one storage binding', () => {
+describe.runIf(runGPU)('f16 tensors larger than one storage binding', () => {
   let small: WebGPUBackend;
   beforeAll(async () => {
     engine.registerBackend(

@@ -152,75 +152,69 @@ describe('matmul plan', () => {
   });
 });
 
-if (runGPU) {
-  describe('matmul variants on WebGPU (float64 reference, γ_K bounds)', () => {
-    let backend: WebGPUBackend;
-    beforeAll(async () => {
-      engine.registerBackend(NAME, () => createWebGPUBackend({ name: NAME }), { replace: true });
-      backend = (await engine.initBackend(NAME)) as WebGPUBackend;
-      await engine.initBackend(REFERENCE);
-    });
-    afterAll(() => {
-      setMatmulOverride(null);
-      engine.removeBackend(NAME);
-    });
+describe.runIf(runGPU)('matmul variants on WebGPU (float64 reference, γ_K bounds)', () => {
+  let backend: WebGPUBackend;
+  beforeAll(async () => {
+    engine.registerBackend(NAME, () => createWebGPUBackend({ name: NAME }), { replace: true });
+    backend = (await engine.initBackend(NAME)) as WebGPUBackend;
+    await engine.initBackend(REFERENCE);
+  });
+  afterAll(() => {
+    setMatmulOverride(null);
+    engine.removeBackend(NAME);
+  });
 
-    for (const variant of VARIANTS) {
-      describe(variant, () => {
-        beforeAll(() => setMatmulOverride({ variant, splitK: 1 }));
-        afterAll(() => setMatmulOverride(null));
-        it(`forward (${CASES.length} cases)`, async () => {
-          expect(await failures(CASES, checkCaseForward)).toBe('');
-        });
-        it('backward (the transposed products)', async () => {
-          const before = engine.memory(NAME).tensors;
-          expect(await failures(CASES, checkCaseBackward)).toBe('');
-          expect(engine.memory(NAME).tensors).toBe(before);
-        });
-        it('forward with K split in 3 (odd slices, some empty)', async () => {
-          setMatmulOverride({ variant, splitK: 3 });
-          expect(await failures(CASES, checkCaseForward)).toBe('');
-        });
-        it(`f16 forward, with and without a K split (${F16_CASES.length} cases each)`, async (ctx) => {
-          if (!backend.dtypes.includes('f16')) ctx.skip(`backend '${NAME}' does not store f16`);
-          for (const splitK of [1, 3]) {
-            setMatmulOverride({ variant, splitK });
-            expect(await failures(F16_CASES, checkCaseForward)).toBe('');
-          }
-        });
+  for (const variant of VARIANTS) {
+    describe(variant, () => {
+      beforeAll(() => setMatmulOverride({ variant, splitK: 1 }));
+      afterAll(() => setMatmulOverride(null));
+      it(`forward (${CASES.length} cases)`, async () => {
+        expect(await failures(CASES, checkCaseForward)).toBe('');
       });
-    }
-
-    it('a K split sums its slices in a fixed order: identical results on every run', async () => {
-      setMatmulOverride({ variant: 'tile32', splitK: 5 });
-      try {
-        const a = tensor(
-          Float32Array.from({ length: 7 * 999 }, (_, i) => Math.sin(i)),
-          [7, 999],
-          { backend: NAME },
-        );
-        const b = tensor(
-          Float32Array.from({ length: 999 * 5 }, (_, i) => Math.cos(i)),
-          [999, 5],
-          { backend: NAME },
-        );
-        const runs: Float32Array[] = [];
-        for (let r = 0; r < 3; r++) {
-          const c = matmul(a, b);
-          runs.push(Float32Array.from(await c.data()));
-          c.dispose();
+      it('backward (the transposed products)', async () => {
+        const before = engine.memory(NAME).tensors;
+        expect(await failures(CASES, checkCaseBackward)).toBe('');
+        expect(engine.memory(NAME).tensors).toBe(before);
+      });
+      it('forward with K split in 3 (odd slices, some empty)', async () => {
+        setMatmulOverride({ variant, splitK: 3 });
+        expect(await failures(CASES, checkCaseForward)).toBe('');
+      });
+      it(`f16 forward, with and without a K split (${F16_CASES.length} cases each)`, async (ctx) => {
+        if (!backend.dtypes.includes('f16')) ctx.skip(`backend '${NAME}' does not store f16`);
+        for (const splitK of [1, 3]) {
+          setMatmulOverride({ variant, splitK });
+          expect(await failures(F16_CASES, checkCaseForward)).toBe('');
         }
-        expect(runs[1]).toEqual(runs[0]);
-        expect(runs[2]).toEqual(runs[0]);
-        a.dispose();
-        b.dispose();
-      } finally {
-        setMatmulOverride(null);
-      }
+      });
     });
+  }
+
+  it('a K split sums its slices in a fixed order: identical results on every run', async () => {
+    setMatmulOverride({ variant: 'tile32', splitK: 5 });
+    try {
+      const a = tensor(
+        Float32Array.from({ length: 7 * 999 }, (_, i) => Math.sin(i)),
+        [7, 999],
+        { backend: NAME },
+      );
+      const b = tensor(
+        Float32Array.from({ length: 999 * 5 }, (_, i) => Math.cos(i)),
+        [999, 5],
+        { backend: NAME },
+      );
+      const runs: Float32Array[] = [];
+      for (let r = 0; r < 3; r++) {
+        const c = matmul(a, b);
+        runs.push(Float32Array.from(await c.data()));
+        c.dispose();
+      }
+      expect(runs[1]).toEqual(runs[0]);
+      expect(runs[2]).toEqual(runs[0]);
+      a.dispose();
+      b.dispose();
+    } finally {
+      setMatmulOverride(null);
+    }
   });
-} else {
-  describe.skip('matmul variants: no WebGPU adapter', () => {
-    it('skipped', () => {});
-  });
-}
+});

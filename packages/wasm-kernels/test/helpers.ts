@@ -1,4 +1,4 @@
-import type { KernelVariant } from '../src/index.js';
+import type { Conv2dGeometry, KernelVariant } from '../src/index.js';
 import { KernelModule } from '../src/index.js';
 
 export const VARIANT = (process.env.DESCENT_WASM_VARIANT ?? 'simd') as KernelVariant;
@@ -53,3 +53,34 @@ export function expectClose(
 }
 
 export const U = 2 ** -24; // unit roundoff of f32
+
+/**
+ * A conv2d geometry from the fields that differ from the plain case: stride 1, no padding (or `pad`
+ * on all four sides), no dilation, one group, one output channel.
+ */
+export function convGeometry(
+  p: Partial<Conv2dGeometry> & {
+    N: number;
+    H: number;
+    W: number;
+    C: number;
+    KH: number;
+    KW: number;
+    pad?: number;
+  },
+): Conv2dGeometry {
+  const { pad = 0, ...rest } = p;
+  return {
+    Cout: 1,
+    strideH: 1,
+    strideW: 1,
+    padTop: pad,
+    padBottom: pad,
+    padLeft: pad,
+    padRight: pad,
+    dilationH: 1,
+    dilationW: 1,
+    groups: 1,
+    ...rest,
+  };
+}

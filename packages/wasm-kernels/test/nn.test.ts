@@ -1,26 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type Conv2dGeometry, convOutputSize } from '../src/index.js';
-import { createModule, expectClose, randomF32, U } from './helpers.js';
+import { convGeometry, createModule, expectClose, randomF32, U } from './helpers.js';
 
 const km = createModule();
-
-function geometry(
-  p: Partial<Conv2dGeometry> & { N: number; H: number; W: number; C: number; KH: number; KW: number },
-): Conv2dGeometry {
-  return {
-    Cout: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padBottom: 0,
-    padLeft: 0,
-    padRight: 0,
-    dilationH: 1,
-    dilationW: 1,
-    groups: 1,
-    ...p,
-  };
-}
 
 /** Direct float64 convolution; returns y, and Σ|x·w| per output for the error bound. Also the adjoints. */
 function refConv(x: Float32Array, w: Float32Array, g: Conv2dGeometry) {
@@ -54,21 +36,9 @@ function refConv(x: Float32Array, w: Float32Array, g: Conv2dGeometry) {
 }
 
 const GEOMS: Conv2dGeometry[] = [
-  geometry({ N: 1, H: 5, W: 5, C: 1, KH: 3, KW: 3, Cout: 1 }),
-  geometry({
-    N: 2,
-    H: 7,
-    W: 6,
-    C: 3,
-    KH: 3,
-    KW: 3,
-    Cout: 5,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }),
-  geometry({
+  convGeometry({ N: 1, H: 5, W: 5, C: 1, KH: 3, KW: 3, Cout: 1 }),
+  convGeometry({ N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, Cout: 5, pad: 1 }),
+  convGeometry({
     N: 1,
     H: 9,
     W: 8,
@@ -79,86 +49,23 @@ const GEOMS: Conv2dGeometry[] = [
     strideH: 2,
     strideW: 3,
     padTop: 2,
-    padBottom: 0,
     padLeft: 1,
     padRight: 1,
     dilationH: 2,
   }),
-  geometry({
-    N: 2,
-    H: 6,
-    W: 6,
-    C: 6,
-    KH: 3,
-    KW: 3,
-    Cout: 4,
-    groups: 2,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }),
-  geometry({
-    N: 1,
-    H: 5,
-    W: 5,
-    C: 8,
-    KH: 3,
-    KW: 3,
-    Cout: 8,
-    groups: 8,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }), // depthwise
-  geometry({ N: 3, H: 4, W: 5, C: 17, KH: 1, KW: 1, Cout: 9 }), // pointwise fast path
-  geometry({
-    N: 1,
-    H: 16,
-    W: 16,
-    C: 65,
-    KH: 3,
-    KW: 3,
-    Cout: 33,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }),
+  convGeometry({ N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Cout: 4, groups: 2, pad: 1 }),
+  convGeometry({ N: 1, H: 5, W: 5, C: 8, KH: 3, KW: 3, Cout: 8, groups: 8, pad: 1 }), // depthwise
+  convGeometry({ N: 3, H: 4, W: 5, C: 17, KH: 1, KW: 1, Cout: 9 }), // pointwise fast path
+  convGeometry({ N: 1, H: 16, W: 16, C: 65, KH: 3, KW: 3, Cout: 33, pad: 1 }),
   // Small channel counts (the im2col run paths) with ≥ 512 output pixels, so the filter gradient sums
   // several pixel segments (checked below): the 1-channel stem, 'same' padding, stride 1
-  geometry({
-    N: 2,
-    H: 28,
-    W: 28,
-    C: 1,
-    KH: 3,
-    KW: 3,
-    Cout: 8,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }),
+  convGeometry({ N: 2, H: 28, W: 28, C: 1, KH: 3, KW: 3, Cout: 8, pad: 1 }),
   // 3 channels, stride 2, 'valid' (no padding), a row of x never read
-  geometry({ N: 3, H: 30, W: 29, C: 3, KH: 3, KW: 3, Cout: 5, strideH: 2, strideW: 2 }),
+  convGeometry({ N: 3, H: 30, W: 29, C: 3, KH: 3, KW: 3, Cout: 5, strideH: 2, strideW: 2 }),
   // 8 channels, 'same' padding (whole window rows and cut ones)
-  geometry({
-    N: 2,
-    H: 20,
-    W: 18,
-    C: 8,
-    KH: 3,
-    KW: 3,
-    Cout: 8,
-    padTop: 1,
-    padBottom: 1,
-    padLeft: 1,
-    padRight: 1,
-  }),
+  convGeometry({ N: 2, H: 20, W: 18, C: 8, KH: 3, KW: 3, Cout: 8, pad: 1 }),
   // 8 channels, horizontal dilation (tap by tap), stride 2 across W, uneven padding
-  geometry({
+  convGeometry({
     N: 2,
     H: 24,
     W: 26,
@@ -175,7 +82,7 @@ const GEOMS: Conv2dGeometry[] = [
     dilationW: 2,
   }),
   // 2 groups of 4 channels (window rows not contiguous per group), 5 wide, stride 2 'same'
-  geometry({
+  convGeometry({
     N: 2,
     H: 22,
     W: 21,
@@ -192,7 +99,7 @@ const GEOMS: Conv2dGeometry[] = [
     padRight: 2,
   }),
   // 1-channel pointwise with many pixels: the filter gradient's segments on the gemm-only path
-  geometry({ N: 4, H: 16, W: 16, C: 1, KH: 1, KW: 1, Cout: 3 }),
+  convGeometry({ N: 4, H: 16, W: 16, C: 1, KH: 1, KW: 1, Cout: 3 }),
 ];
 
 describe('conv2d NHWC', () => {
@@ -243,22 +150,9 @@ describe('conv2d NHWC', () => {
 
 describe('pooling NHWC', () => {
   const POOLS: Conv2dGeometry[] = [
-    geometry({ N: 1, H: 4, W: 4, C: 1, KH: 2, KW: 2, strideH: 2, strideW: 2 }),
-    geometry({
-      N: 2,
-      H: 7,
-      W: 5,
-      C: 6,
-      KH: 3,
-      KW: 3,
-      strideH: 2,
-      strideW: 1,
-      padTop: 1,
-      padBottom: 1,
-      padLeft: 1,
-      padRight: 1,
-    }),
-    geometry({ N: 1, H: 9, W: 9, C: 17, KH: 3, KW: 2, strideH: 3, strideW: 2, dilationW: 2, padLeft: 1 }),
+    convGeometry({ N: 1, H: 4, W: 4, C: 1, KH: 2, KW: 2, strideH: 2, strideW: 2 }),
+    convGeometry({ N: 2, H: 7, W: 5, C: 6, KH: 3, KW: 3, strideH: 2, pad: 1 }),
+    convGeometry({ N: 1, H: 9, W: 9, C: 17, KH: 3, KW: 2, strideH: 3, strideW: 2, dilationW: 2, padLeft: 1 }),
   ];
   for (const g of POOLS) {
     it(`max/avg forward and backward: ${JSON.stringify(g)}`, () => {

@@ -16,7 +16,7 @@ import {
 } from '../src/index.js';
 import { toSharedMemoryBinary } from '../src/threads/shared-binary.js';
 import { boxes, type GemmProblem, part, planGemm } from '../src/threads/split.js';
-import { randomF32, rng, VARIANT } from './helpers.js';
+import { convGeometry, randomF32, rng, VARIANT } from './helpers.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -302,25 +302,8 @@ describe(`threads (${VARIANT})`, () => {
 
   describe('conv2d', () => {
     const geoms: Conv2dGeometry[] = [
-      {
-        N: 3,
-        H: 17,
-        W: 15,
-        C: 32,
-        KH: 3,
-        KW: 3,
-        Cout: 24,
-        strideH: 1,
-        strideW: 1,
-        padTop: 1,
-        padBottom: 1,
-        padLeft: 1,
-        padRight: 1,
-        dilationH: 1,
-        dilationW: 1,
-        groups: 1,
-      },
-      {
+      convGeometry({ N: 3, H: 17, W: 15, C: 32, KH: 3, KW: 3, Cout: 24, pad: 1 }),
+      convGeometry({
         N: 4,
         H: 27,
         W: 25,
@@ -329,52 +312,15 @@ describe(`threads (${VARIANT})`, () => {
         KW: 2,
         Cout: 80,
         strideH: 2,
-        strideW: 1,
         padTop: 2,
-        padBottom: 0,
         padLeft: 1,
         padRight: 1,
         dilationH: 2,
-        dilationW: 1,
         groups: 2,
-      },
-      {
-        N: 2,
-        H: 30,
-        W: 30,
-        C: 64,
-        KH: 1,
-        KW: 1,
-        Cout: 64,
-        strideH: 1,
-        strideW: 1,
-        padTop: 0,
-        padBottom: 0,
-        padLeft: 0,
-        padRight: 0,
-        dilationH: 1,
-        dilationW: 1,
-        groups: 1,
-      }, // pointwise path
-      {
-        N: 1,
-        H: 24,
-        W: 24,
-        C: 8,
-        KH: 5,
-        KW: 5,
-        Cout: 48,
-        strideH: 1,
-        strideW: 1,
-        padTop: 2,
-        padBottom: 2,
-        padLeft: 2,
-        padRight: 2,
-        dilationH: 1,
-        dilationW: 1,
-        groups: 1,
-      }, // one image: dx in bands of rows
-      {
+      }),
+      convGeometry({ N: 2, H: 30, W: 30, C: 64, KH: 1, KW: 1, Cout: 64 }), // pointwise path
+      convGeometry({ N: 1, H: 24, W: 24, C: 8, KH: 5, KW: 5, Cout: 48, pad: 2 }), // one image: dx in bands of rows
+      convGeometry({
         N: 2,
         H: 41,
         W: 64,
@@ -383,51 +329,13 @@ describe(`threads (${VARIANT})`, () => {
         KW: 3,
         Cout: 64,
         strideH: 2,
-        strideW: 1,
         padTop: 3,
-        padBottom: 0,
         padLeft: 1,
         padRight: 1,
         dilationH: 2,
-        dilationW: 1,
-        groups: 1,
-      }, // bands that cross an image border, stride and dilation along H, uneven padding
-      {
-        N: 32,
-        H: 28,
-        W: 28,
-        C: 1,
-        KH: 3,
-        KW: 3,
-        Cout: 8,
-        strideH: 1,
-        strideW: 1,
-        padTop: 1,
-        padBottom: 1,
-        padLeft: 1,
-        padRight: 1,
-        dilationH: 1,
-        dilationW: 1,
-        groups: 1,
-      }, // 1-channel stem: dw from 8 pixel segments × 3 kernel rows, partials added in segment order
-      {
-        N: 4,
-        H: 28,
-        W: 28,
-        C: 8,
-        KH: 3,
-        KW: 3,
-        Cout: 8,
-        strideH: 1,
-        strideW: 1,
-        padTop: 1,
-        padBottom: 1,
-        padLeft: 1,
-        padRight: 1,
-        dilationH: 1,
-        dilationW: 1,
-        groups: 1,
-      }, // 8 channels: whole window rows as one run, dw from several segments
+      }), // bands that cross an image border, stride and dilation along H, uneven padding
+      convGeometry({ N: 32, H: 28, W: 28, C: 1, KH: 3, KW: 3, Cout: 8, pad: 1 }), // 1-channel stem: dw from 8 pixel segments × 3 kernel rows, partials added in segment order
+      convGeometry({ N: 4, H: 28, W: 28, C: 8, KH: 3, KW: 3, Cout: 8, pad: 1 }), // 8 channels: whole window rows as one run, dw from several segments
     ];
     for (const g of geoms) {
       const { OH, OW } = convOutputSize(g);
