@@ -46,8 +46,6 @@ export function modelParams(quick: boolean): ParamShape[] {
   return out;
 }
 
-const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
 /** What the benchmark needs of an optimizer. */
 interface StepOptimizer {
   step(): unknown;
@@ -104,7 +102,7 @@ const shampooAxes = (s: ParamShape) => s.shape.filter((x) => x <= SHAMPOO_MAX_DI
 /** Per preconditioned axis d: the statistic G₍ᵢ₎ᵀG₍ᵢ₎ (2dP) and the mode product (2dP). */
 function shampooStepFlops(shapes: ParamShape[]): number {
   let f = 0;
-  for (const s of shapes) for (const dim of shampooAxes(s)) f += 4 * dim * sizeOf(s.shape);
+  for (const s of shapes) for (const dim of shampooAxes(s)) f += 4 * dim * d.sizeOf(s.shape);
   return f;
 }
 
@@ -153,7 +151,7 @@ export const STEP_VARIANTS: StepVariant[] = [
     label: 'Adafactor (factored, fused)',
     make: (p) => new Adafactor(p, { fused: true }),
     // RMS(U) without forming U: one matrix-vector product per matrix (2P) — elementwise in cost.
-    flops: (shapes) => shapes.reduce((a, s) => a + 2 * sizeOf(s.shape), 0),
+    flops: (shapes) => shapes.reduce((a, s) => a + 2 * d.sizeOf(s.shape), 0),
     budgetScale: 1,
   },
   {
@@ -251,8 +249,8 @@ function hostSet(quick: boolean): HostSet {
   const shapes = modelParams(quick);
   return {
     shapes,
-    values: shapes.map((s) => normal(sizeOf(s.shape), hashSeed(`p:${s.name}`), 0.02)),
-    grads: shapes.map((s) => normal(sizeOf(s.shape), hashSeed(`g:${s.name}`), 1e-3)),
+    values: shapes.map((s) => normal(d.sizeOf(s.shape), hashSeed(`p:${s.name}`), 0.02)),
+    grads: shapes.map((s) => normal(d.sizeOf(s.shape), hashSeed(`g:${s.name}`), 1e-3)),
   };
 }
 
