@@ -2,7 +2,15 @@ import * as ops from '../index.js';
 import type { Tensor } from '../tensor.js';
 import { REFERENCE } from './check.js';
 import { HOSTILE, type InputSpec } from './inputs.js';
-import { type Bound, exact, linearIn, multilinear, stable, transcendental } from './tolerance.js';
+import {
+  type Bound,
+  type ChainBound,
+  exact,
+  linearIn,
+  multilinear,
+  stable,
+  transcendental,
+} from './tolerance.js';
 
 /**
  * One conformance case: an op applied to generated inputs, compared with the float64 reference.
@@ -16,7 +24,11 @@ export interface Case {
   fn: (...xs: Tensor[]) => Tensor;
   bound: Bound;
   grad?: number[];
-  /** Last-axis block length the gradient map mixes, when it differs from the forward's. */
+  /**
+   * Gradients (keyed by input index) that the backward rule computes with a chain of kernels whose
+   * error the single-kernel rule does not bound: their bound from the chain's error analysis.
+   */
+  gradChain?: Record<number, ChainBound>;
 }
 
 const f = (shape: number[], gen?: InputSpec['gen']): InputSpec => ({ shape, gen });
@@ -642,27 +654,46 @@ function nnCases(): Case[] {
     });
   }
   // The fused gradient: softmax's bound (block C, C roundings) plus one rounding for the subtraction of
-  // the target and one for the multiply by g. Its own gradient is compared for g only: the one for the
-  // logits, s ⊙ (u − Σ u⊙s), is a chain of softmax/mul/sum/sub kernels (each conformance-checked on its
-  // own) whose errors in s and in the row sum reach ~2C·u·s_i·Σ|u⊙s|, while this single-kernel bound
-  // allows c·u times that cotangent term (Σ|J||gg|): too little once 2C > c. The rule itself is
-  // checked in float64 by the gradcheck test.
-  for (const [shape, ls] of [
-    [[4, 10], 0],
-    [[17, 65], 0.1],
-    [[3, 1025], 0],
-    [[1, 1], 0.2],
-    [[2, 3, 7], 0.1],
-  ] as [number[], number][]) {
+  // the target and one for the multiply by g. Its gradient for g is a sum over the row, bounded by the
+  // broadcast rule. The one for the logits, dx = s ⊙ (u − A) with u = G·g (G the cotangent, g per row),
+  // s = softmax(x), A = Σ_j u_j·s_j, is a chain of kernels, each within its own bound (u: unit roundoff):
+  //   G = mul(1, G) and u = mul(G, g) (12u each: a mul's bound is 4u·(|ab| + |a||b| + |b||a|)),
+  //   s = softmax(x) (s_j(x + δx)(1 + η_j), |δx| ≤ 8u·|x|, |η_j| ≤ 8C·u), p = mul(u, s) (12u),
+  //   A = sum(p) (4C·u·Σ|p_j|), d = sub(u, A) (4u·(|d| + |u_i| + |A|)), dx = mul(s, d) (12u·|dx_i|).
+  // δx moves dx by ≤ 8u·Σ_k|∂dx_i/∂x_k||x_k| (the first part of the chain bound). To first order the
+  // other errors, with P_i = s_i·|u_i| and Q_i = s_i·Σ_j s_j·|u_j| (|dx_i| ≤ P_i + Q_i, s_i·|A| ≤ Q_i):
+  //   relative errors of u (24u): P_i·24u + Q_i·24u;  η of the outer s_i: (P_i + Q_i)·8C·u;
+  //   η inside A: Q_i·8C·u;  p: Q_i·12u;  the sum: Q_i·4C·u;  sub: s_i·4u·(2|u_i| + 2Σ|p|) = (P_i + Q_i)·8u;
+  //   the last mul: (P_i + Q_i)·12u;
+  // in all ≤ u·((8C + 44)·P_i + (20C + 56)·Q_i) ≤ (20C + 56)·u·T_i, T_i = s_i·(|u_i| + Σ_j s_j·|u_j|):
+  // the formula on magnitudes. (The single-kernel rule allows 8u·Σ_j|J_ji||u_j|, which is about
+  // s_i·(1 − s_i)·|u_i| + Q_i − s_i²|u_i|: too little for the sum's C roundings, and ~0 when s_i → 1.)
+  const softmaxChainTerms = ([x, , g]: Tensor[], G: Tensor) => {
+    const s = ops.softmax(x);
+    const u = ops.abs(ops.mul(G, ops.expandDims(g, -1)));
+    return ops.mul(s, ops.add(u, ops.sum(ops.mul(u, s), -1, true)));
+  };
+  // Confident rows (one class with s_i ≈ 1 − e⁻⁶ … 1 − e⁻¹⁵): the computed row sum's rounding, ~u·|u_i|,
+  // dwarfs the single-kernel rule's 8u·Σ_j|J_ji||u_j| ≈ 8u·(1 − s_i)·(|u_i| + |u_j|) there.
+  const CONFIDENT = { kind: 'values', values: [6, 0, 0.5, 15, 9, -1, -2, 11] } as const;
+  for (const [shape, ls, gen] of [
+    [[4, 10], 0, W],
+    [[17, 65], 0.1, W],
+    [[3, 1025], 0, W],
+    [[1, 1], 0.2, W],
+    [[2, 3, 7], 0.1, W],
+    [[8, 2], 0, CONFIDENT],
+  ] as [number[], number, InputSpec['gen']][]) {
     const classes = shape[shape.length - 1];
     const rows = shape.slice(0, -1);
     c.push({
       op: 'crossEntropyBackward',
-      name: `crossEntropyBackward ${desc(shape)} smoothing ${ls}`,
-      inputs: [f(shape, W), i32(rows, 0, classes), f(rows)],
+      name: `crossEntropyBackward ${desc(shape)} smoothing ${ls}${gen === W ? '' : ' confident rows'}`,
+      inputs: [f(shape, gen), i32(rows, 0, classes), f(rows)],
       fn: (x, y, g) => ops.runOp(ops.CrossEntropyBackward, [x, y, g], { labelSmoothing: ls })[0],
       bound: transcendental(classes, classes + 2),
-      grad: [2],
+      grad: [0, 2],
+      gradChain: { 0: { c: 8, k: 20 * classes + 56, terms: softmaxChainTerms } },
     });
   }
   c.push({

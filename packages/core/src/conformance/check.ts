@@ -181,6 +181,22 @@ export function referenceGrads(
       const w = want[idx];
       const m = w.length;
       const out = new Float64Array(m);
+      const chain = c.gradChain?.[k];
+      if (chain) {
+        // A chain of kernels (tolerance.ts): its input perturbation through x ↦ dx (double backward
+        // on the reference, over the forward's blocks) plus k roundings of the rule's magnitudes.
+        const block = b.kind === 'stable' && k === 0 ? b.block : 1;
+        const h = (x: Tensor) => grad(loss, k)(...xs.map((t, i) => (i === k ? x : t)));
+        const s = blockSensitivity(h, xs[k], m, block);
+        const terms = chain.terms(xs, G).dataSync();
+        if (terms.length !== m)
+          throw new Error(
+            `${c.name}: gradChain terms for input ${k} have ${terms.length} elements, want ${m}`,
+          );
+        for (let i = 0; i < m; i++)
+          out[i] = U * (chain.c * s[i] + chain.k * Math.abs(terms[i])) + chain.c * SUBNORMAL_FLOOR;
+        return out;
+      }
       if (b.kind === 'exact') {
         // Data movement backward is data movement plus sums of gathered cotangents (pad/concat/
         // broadcast sums): exact in any order only when nothing is summed; allow γ for the sums.

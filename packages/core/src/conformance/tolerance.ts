@@ -1,4 +1,5 @@
 import { type DType, roundToF16 } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
 
 /**
  * Error bounds for the conformance suite — written once, here, and never tuned per backend.
@@ -23,6 +24,17 @@ import { type DType, roundToF16 } from '../dtype.js';
  *   of length K — 1 for elementwise ops, the row length for row-wise ops). For a gradient dx = Jᵀg the
  *   same rule applies to the map (x, g) ↦ Jᵀg, whose Jacobians (second derivatives, by double
  *   backward on the reference) give Σ|∂dx_i/∂x_k||x_k| + Σ|J_ki||g_k|.
+ *
+ * - chained gradients (`Case.gradChain`): the rule above presumes one kernel of the forward's accuracy
+ *   computes Jᵀg. A backward rule built from several ops is a chain of kernels, each within its own
+ *   bound, whose errors do not shrink with |Jᵀg| or |J|ᵀ|g| when the chain cancels (softmax's
+ *   s ⊙ (g − Σ g⊙s) is 0 for a constant g, yet its computed row sum is off by ~C·u). Its bound comes
+ *   from the chain's first-order error analysis: every kernel's relative error (its own bound: a
+ *   stable elementwise map of n inputs c·(1 + n)·u, a sum of K terms 4K·u of Σ|terms|, softmax 8C·u)
+ *   times the magnitudes it meets, summed into tol_i = u·(c·Σ|∂dx_i/∂x_k||x_k| + k·T_i) where T_i
+ *   (`terms`) evaluates the rule's formula on magnitudes (each − turned into +, g into |g|) on the
+ *   reference, k is the derived rounding count and the first part the input perturbation c·u·|x| of
+ *   the kernel that reads x. Derivations: next to the cases that use it (cases.ts).
  *
  * Every bound also allows c·2⁻¹²⁶ absolute, for kernels that flush subnormals to zero (WGSL may).
  *
@@ -55,6 +67,19 @@ export type Bound =
   | { kind: 'exact' }
   | { kind: 'multilinear'; c: number; k: number; gradK?: number; absInputs?: number[] }
   | { kind: 'stable'; c: number; k: number; block: number };
+
+/**
+ * The bound of a gradient computed by a chain of kernels (see the header): tol_i = u·(c·Σ_k
+ * |∂dx_i/∂x_k||x_k| + k·T_i) + c·2⁻¹²⁶, with T = `terms(inputs, cotangent)` on the reference.
+ */
+export interface ChainBound {
+  /** The input perturbation c·u·|x| of the chain's kernel that reads the differentiated input. */
+  c: number;
+  /** Roundings the chain's kernels allow, in units of u relative to `terms`, from its error analysis. */
+  k: number;
+  /** Σ|terms| of the rule's formula, shaped like the input (a function of the case's inputs and G). */
+  terms: (inputs: Tensor[], cotangent: Tensor) => Tensor;
+}
 
 export const exact: Bound = { kind: 'exact' };
 /** K terms per output; `gradK` for the gradients when their sums are longer (matmul: n and m). */
