@@ -155,18 +155,27 @@ function slowLanes<Op>(x: usize, y: usize, n: i32, a: v128, b: v128): void {
 function mapUnary<Op>(x: usize, y: usize, n: i32, a: v128, b: v128): void {
   const op = changetype<Op>(0);
   let i = 0;
-  for (; i + 8 <= n; i += 8) {
+  for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
     const x0 = v128.load(x + o);
     const x1 = v128.load(x + o, 16);
-    if (isDefined(op.outside) && v128.any_true(v128.or(op.outside(x0), op.outside(x1)))) {
-      slowLanes<Op>(x + o, y + o, 8, a, b);
+    const x2 = v128.load(x + o, 32);
+    const x3 = v128.load(x + o, 48);
+    if (
+      isDefined(op.outside) &&
+      v128.any_true(v128.or(v128.or(op.outside(x0), op.outside(x1)), v128.or(op.outside(x2), op.outside(x3))))
+    ) {
+      slowLanes<Op>(x + o, y + o, 16, a, b);
       continue;
     }
     const v0 = op.f(x0, a, b);
     const v1 = op.f(x1, a, b);
+    const v2 = op.f(x2, a, b);
+    const v3 = op.f(x3, a, b);
     v128.store(y + o, v0);
     v128.store(y + o, v1, 16);
+    v128.store(y + o, v2, 32);
+    v128.store(y + o, v3, 48);
   }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;

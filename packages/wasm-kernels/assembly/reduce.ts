@@ -321,15 +321,19 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   let mx0 = splat(-Infinity), mx1 = mx0, mn0 = splat(Infinity), mn1 = mn0;
   let bad = splat(0);
   let i = 0;
-  for (; i + 8 <= n; i += 8) {
+  // 16 floats per iteration: V8 adds a stack check and a few moves to every loop iteration, which cost
+  // as much as the work itself at 8.
+  for (; i + 16 <= n; i += 16) {
     const q = p + (<usize>i << 2);
     const a = v128.load(q);
     const b = v128.load(q, 16);
-    mx0 = f32x4.pmax(mx0, a);
-    mx1 = f32x4.pmax(mx1, b);
-    mn0 = f32x4.pmin(mn0, a);
-    mn1 = f32x4.pmin(mn1, b);
-    bad = v128.or(bad, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
+    const c = v128.load(q, 32);
+    const d = v128.load(q, 48);
+    mx0 = f32x4.pmax(mx0, f32x4.pmax(a, c));
+    mx1 = f32x4.pmax(mx1, f32x4.pmax(b, d));
+    mn0 = f32x4.pmin(mn0, f32x4.pmin(a, c));
+    mn1 = f32x4.pmin(mn1, f32x4.pmin(b, d));
+    bad = v128.or(bad, v128.or(v128.or(f32x4.ne(a, a), f32x4.ne(b, b)), v128.or(f32x4.ne(c, c), f32x4.ne(d, d))));
   }
   for (; i + 4 <= n; i += 4) {
     const a = v128.load(p + (<usize>i << 2));
@@ -359,18 +363,24 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   const vm = splat(m);
   let s0 = splat(0), s1 = splat(0);
   let i = 0;
-  for (; i + 8 <= n; i += 8) {
+  for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
     const d0 = f32x4.sub(v128.load(x + o), vm);
     const d1 = f32x4.sub(v128.load(x + o, 16), vm);
+    const d2 = f32x4.sub(v128.load(x + o, 32), vm);
+    const d3 = f32x4.sub(v128.load(x + o, 48), vm);
     const e0 = fast ? vexpFast(d0) : vexpSlow(d0);
     const e1 = fast ? vexpFast(d1) : vexpSlow(d1);
+    const e2 = fast ? vexpFast(d2) : vexpSlow(d2);
+    const e3 = fast ? vexpFast(d3) : vexpSlow(d3);
     if (y) {
       v128.store(y + o, e0);
       v128.store(y + o, e1, 16);
+      v128.store(y + o, e2, 32);
+      v128.store(y + o, e3, 48);
     }
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
+    s0 = f32x4.add(s0, f32x4.add(e0, e2));
+    s1 = f32x4.add(s1, f32x4.add(e1, e3));
   }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
@@ -424,6 +434,18 @@ let rowMaxOut: f32 = 0;
   const mulOnly = b == 0 && (reinterpret<u32>(b) >> 31) != 0;
   let i = 0;
   if (mulOnly) {
+    for (; i + 16 <= n; i += 16) {
+      const o = <usize>i << 2;
+      const p = y + o;
+      const a = f32x4.mul(v128.load(p), va);
+      const b = f32x4.mul(v128.load(p, 16), va);
+      const c = f32x4.mul(v128.load(p, 32), va);
+      const d = f32x4.mul(v128.load(p, 48), va);
+      v128.store(p, a);
+      v128.store(p, b, 16);
+      v128.store(p, c, 32);
+      v128.store(p, d, 48);
+    }
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       v128.store(y + o, f32x4.mul(v128.load(y + o), va));

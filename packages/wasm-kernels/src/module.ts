@@ -37,7 +37,8 @@ import {
   planGemm,
   planRows,
   planUnary,
-  ROW_SOFTMAX_NS,
+  type RowArg,
+  type RowKernel,
   THREAD_EXPORTS,
   type ThreadExport,
   unaryCostNs,
@@ -714,23 +715,97 @@ export class KernelModule {
 
   /** y = softmax(x) over `rows` rows of n floats (max-subtracted); x === y allowed. Split by rows. */
   softmax(x: Ptr, y: Ptr, rows: number, n: number): void {
-    this.rowKernel('softmax_f32', x, y, rows, n);
+    const rb = 4 * n;
+    this.rowKernel('softmax_f32', [{ ptr: x, rowBytes: rb }, { ptr: y, rowBytes: rb }, rows, n], 2, rows, n);
   }
 
   /** y = x − logsumexp(x) over `rows` rows of n floats; x === y allowed. Split by rows. */
   logSoftmax(x: Ptr, y: Ptr, rows: number, n: number): void {
-    this.rowKernel('log_softmax_f32', x, y, rows, n);
+    const rb = 4 * n;
+    this.rowKernel(
+      'log_softmax_f32',
+      [{ ptr: x, rowBytes: rb }, { ptr: y, rowBytes: rb }, rows, n],
+      2,
+      rows,
+      n,
+    );
   }
 
-  private rowKernel(fn: 'softmax_f32' | 'log_softmax_f32', x: Ptr, y: Ptr, rows: number, n: number): void {
+  /**
+   * loss[r] = −Σ_j target_rj·log softmax(x_r)_j over `rows` rows of C logits, target = one-hot(labels[r])
+   * smoothed by eps (labels must be in range: the caller checks). Split by rows.
+   */
+  crossEntropy(x: Ptr, labels: Ptr, loss: Ptr, rows: number, C: number, eps: number): void {
+    const args: RowArg[] = [
+      { ptr: x, rowBytes: 4 * C },
+      { ptr: labels, rowBytes: 4 },
+      { ptr: loss, rowBytes: 4 },
+    ];
+    this.rowKernel('cross_entropy_f32', [...args, rows, C, eps], 3, rows, C);
+  }
+
+  /** dx = (softmax(x) − target)·dloss[r·dlossStride] per row (the fused cross-entropy gradient). Split by rows. */
+  crossEntropyBackward(
+    x: Ptr,
+    labels: Ptr,
+    dloss: Ptr,
+    dlossStride: number,
+    dx: Ptr,
+    rows: number,
+    C: number,
+    eps: number,
+  ): void {
+    const args: RowArg[] = [
+      { ptr: x, rowBytes: 4 * C },
+      { ptr: labels, rowBytes: 4 },
+      { ptr: dloss, rowBytes: 4 * dlossStride },
+      dlossStride,
+      { ptr: dx, rowBytes: 4 * C },
+    ];
+    this.rowKernel('cross_entropy_backward_f32', [...args, rows, C, eps], 5, rows, C);
+  }
+
+  /** y = (x − mean)·rstd·gamma + beta per row of n; meanOut/rstdOut (one float per row) may be 0. */
+  layerNorm(
+    x: Ptr,
+    gamma: Ptr,
+    beta: Ptr,
+    y: Ptr,
+    rows: number,
+    n: number,
+    eps: number,
+    meanOut = 0,
+    rstdOut = 0,
+  ): void {
+    const rb = 4 * n;
+    const args: RowArg[] = [{ ptr: x, rowBytes: rb }, gamma, beta, { ptr: y, rowBytes: rb }, rows, n, eps];
+    this.rowKernel(
+      'layer_norm_f32',
+      [...args, { ptr: meanOut, rowBytes: 4 }, { ptr: rstdOut, rowBytes: 4 }],
+      4,
+      rows,
+      n,
+    );
+  }
+
+  /** y = x·rstd·gamma per row of n, rstd = 1/√(mean(x²) + eps); rstdOut (one float per row) may be 0. */
+  rmsNorm(x: Ptr, gamma: Ptr, y: Ptr, rows: number, n: number, eps: number, rstdOut = 0): void {
+    const rb = 4 * n;
+    const args: RowArg[] = [{ ptr: x, rowBytes: rb }, gamma, { ptr: y, rowBytes: rb }, rows, n, eps];
+    this.rowKernel('rms_norm_f32', [...args, { ptr: rstdOut, rowBytes: 4 }], 3, rows, n);
+  }
+
+  /** A row kernel, split by blocks of rows across the pool when big enough (see planRows). */
+  private rowKernel(fn: RowKernel, args: RowArg[], rowsAt: number, rows: number, rowLen: number): void {
     if (this.pool) {
-      const plan = planRows(fn, x, y, rows, n, ROW_SOFTMAX_NS, this.pool.threads);
+      const plan = planRows(fn, args, rowsAt, rows, rowLen, this.pool.threads);
       if (plan) {
         this.runPlan(plan);
         return;
       }
     }
-    this.exports[fn](x, y, rows, n);
+    const flat = args.map((a) => (typeof a === 'number' ? a : a.ptr));
+    (this.exports[fn] as (...a: number[]) => void)(...flat);
   }
 
   /** y = op(a, b) with a broadcast plan from `broadcastPlan(outShape, [aShape, bShape])`. */

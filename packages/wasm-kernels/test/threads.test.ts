@@ -386,6 +386,39 @@ describe(`threads (${VARIANT})`, () => {
       });
     }
 
+    describe('row kernels over 2601 rows of 400 (blocks of rows)', () => {
+      const rows = 2601;
+      const n = 400;
+      const x = randomF32(rows * n, 23, -30, 30);
+      x[9 * n + 3] = -Infinity; // a row off exp's fast path
+      const labels = Int32Array.from({ length: rows }, (_, r) => (r * 37) % n);
+      const g = randomF32(rows, 24, -2, 2);
+      const gamma = randomF32(n, 25, 0.5, 2);
+      const beta = randomF32(n, 26, -1, 1);
+      it('crossEntropy (smoothing 0.1)', () => {
+        same([x, labels], rows, (km, [px, pl], py) => km.crossEntropy(px!, pl!, py, rows, n, 0.1));
+      });
+      it('crossEntropyBackward, per-row and broadcast dloss', () => {
+        same([x, labels, g], rows * n, (km, [px, pl, pg], py) =>
+          km.crossEntropyBackward(px!, pl!, pg!, 1, py, rows, n, 0.1),
+        );
+        same([x, labels, g], rows * n, (km, [px, pl, pg], py) =>
+          km.crossEntropyBackward(px!, pl!, pg!, 0, py, rows, n, 0),
+        );
+      });
+      it('layerNorm with the per-row mean and rstd outputs', () => {
+        // y, then mean[rows], then rstd[rows] in one output buffer
+        same([x, gamma, beta], rows * (n + 2), (km, [px, pg, pb], py) =>
+          km.layerNorm(px!, pg!, pb!, py, rows, n, 1e-5, py + 4 * rows * n, py + 4 * rows * (n + 1)),
+        );
+      });
+      it('rmsNorm with the per-row rstd output', () => {
+        same([x, gamma], rows * (n + 1), (km, [px, pg], py) =>
+          km.rmsNorm(px!, pg!, py, rows, n, 1e-5, py + 4 * rows * n),
+        );
+      });
+    });
+
     const binary: [BinaryOpName, number[], number[], number[]][] = [
       ['add', [13, 301, 357], [13, 301, 357], [301, 1]],
       ['mul', [9, 3, 211, 260], [1, 3, 1, 260], [9, 3, 211, 260]],

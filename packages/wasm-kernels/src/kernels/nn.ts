@@ -23,7 +23,7 @@ function checkLabels(ctx: WasmKernelContext, lp: number, rows: number, size: num
 const crossEntropy: WasmKernel = (ctx, [x, labels], [loss], a: CrossEntropyKernelAttrs) => {
   const lp = ctx.ptr(labels);
   checkLabels(ctx, lp, a.rows, a.size);
-  ctx.km.exports.cross_entropy_f32(ctx.ptr(x), lp, ctx.ptr(loss), a.rows, a.size, a.labelSmoothing);
+  ctx.km.crossEntropy(ctx.ptr(x), lp, ctx.ptr(loss), a.rows, a.size, a.labelSmoothing);
 };
 
 /**
@@ -33,24 +33,15 @@ const crossEntropy: WasmKernel = (ctx, [x, labels], [loss], a: CrossEntropyKerne
 const crossEntropyBackward: WasmKernel = (ctx, [x, labels, g], [dx], a: CrossEntropyKernelAttrs) => {
   const lp = ctx.ptr(labels);
   checkLabels(ctx, lp, a.rows, a.size);
-  ctx.km.exports.cross_entropy_backward_f32(
-    ctx.ptr(x),
-    lp,
-    ctx.ptr(g),
-    1,
-    ctx.ptr(dx),
-    a.rows,
-    a.size,
-    a.labelSmoothing,
-  );
+  ctx.km.crossEntropyBackward(ctx.ptr(x), lp, ctx.ptr(g), 1, ctx.ptr(dx), a.rows, a.size, a.labelSmoothing);
 };
 
 const layerNorm: WasmKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: NormKernelAttrs) => {
-  ctx.km.exports.layer_norm_f32(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(beta), ctx.ptr(y), rows, size, eps, 0, 0);
+  ctx.km.layerNorm(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(beta), ctx.ptr(y), rows, size, eps);
 };
 
 const rmsNorm: WasmKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormKernelAttrs) => {
-  ctx.km.exports.rms_norm_f32(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(y), rows, size, eps, 0);
+  ctx.km.rmsNorm(ctx.ptr(x), ctx.ptr(gamma), ctx.ptr(y), rows, size, eps);
 };
 
 /** Channels last: `size` is the channel count. */

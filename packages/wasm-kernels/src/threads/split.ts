@@ -14,7 +14,8 @@
  *    (pixel segment, kernel row) units: the segments are fixed by the geometry, each task writes the
  *    partial sums of its units, and the caller adds the segments in order. See assembly/conv.ts.
  *  - unary / binary maps: contiguous ranges of the output (lane math does not depend on position).
- *  - softmax / logSoftmax: blocks of whole rows (a row is reduced by one thread, as on one thread).
+ *  - row kernels (softmax, logSoftmax, crossEntropy and its gradient, layerNorm, rmsNorm): blocks of whole
+ *    rows (a row is reduced by one thread, as on one thread).
  */
 import type { BroadcastPlan } from '../broadcast.js';
 import type { UnaryOpName } from '../ops.js';
@@ -35,6 +36,10 @@ export const THREAD_EXPORTS = [
   'conv2d_backward_filter_rows_f32',
   'softmax_f32',
   'log_softmax_f32',
+  'cross_entropy_f32',
+  'cross_entropy_backward_f32',
+  'layer_norm_f32',
+  'rms_norm_f32',
 ] as const;
 export type ThreadExport = (typeof THREAD_EXPORTS)[number];
 
@@ -53,6 +58,18 @@ export type Plan = PlannedCall[];
  */
 const GEMM_TASKS_PER_THREAD = 2;
 const TASKS_PER_THREAD = 4;
+/**
+ * Streaming splits (maps, row kernels) also cut big jobs into tasks of about TASK_NS of one-thread time:
+ * the threads finish within one such task of each other, and a preempted thread holds the job up by
+ * that much, where 4 tasks per thread left up to an eighth of a 4M-element map (≈ 0.3 ms) on one
+ * thread at the end. Claiming a task costs about a microsecond.
+ */
+const TASK_NS = 60_000;
+
+/** Tasks for a streaming job of `ns` one-thread time over `units` indivisible pieces. */
+function streamTasks(ns: number, units: number, threads: number, cap = MAX_TASKS): number {
+  return Math.min(units, cap, Math.max(threads * TASKS_PER_THREAD, Math.ceil(ns / TASK_NS)));
+}
 
 // ---- when to split ------------------------------------------------------------------------------------
 //
@@ -270,26 +287,56 @@ export function planConv(p: ConvProblem, maxThreads: number): Plan | null {
 
 // ---- row kernels --------------------------------------------------------------------------------------
 
-/** Estimated ns per element of softmax / logSoftmax (three passes over the row, one exp). */
-export const ROW_SOFTMAX_NS = 0.9;
+/** Row kernels: each call handles `rows` rows; an argument is a per-row pointer or a value (see RowArg). */
+export type RowKernel =
+  | 'softmax_f32'
+  | 'log_softmax_f32'
+  | 'cross_entropy_f32'
+  | 'cross_entropy_backward_f32'
+  | 'layer_norm_f32'
+  | 'rms_norm_f32';
 
-/** fn(x, y, rows, n) over blocks of whole rows (n floats each). */
+/**
+ * Estimated ns per element of one thread (measured order of magnitude on rows of 1024, Node 20): softmax
+ * family = three passes over the row and one exp; the norms two or three passes with no transcendental.
+ */
+export const ROW_NS: Record<RowKernel, number> = {
+  softmax_f32: 0.9,
+  log_softmax_f32: 0.9,
+  cross_entropy_f32: 0.6,
+  cross_entropy_backward_f32: 0.9,
+  layer_norm_f32: 0.4,
+  rms_norm_f32: 0.3,
+};
+
+/**
+ * An argument of a row kernel: a pointer that advances `rowBytes` per row (0 stays 0: kernels read a null
+ * pointer as "no such output"), or a number passed unchanged (sizes, eps).
+ */
+export type RowArg = number | { ptr: Ptr; rowBytes: number };
+
+/**
+ * fn(...args) over blocks of whole rows: `args[rowsAt]` is the row count, replaced per task by the
+ * block's; every pointer argument is moved to the block's first row.
+ */
 export function planRows(
-  fn: 'softmax_f32' | 'log_softmax_f32',
-  x: Ptr,
-  y: Ptr,
+  fn: RowKernel,
+  args: readonly RowArg[],
+  rowsAt: number,
   rows: number,
-  n: number,
-  costNs: number,
+  rowLen: number,
   maxThreads: number,
 ): Plan | null {
-  const threads = threadsFor(rows * n * costNs, rows, maxThreads);
+  const ns = rows * rowLen * ROW_NS[fn];
+  const threads = threadsFor(ns, rows, maxThreads);
   if (threads < 2) return null;
-  const chunks = Math.min(rows, threads * TASKS_PER_THREAD);
+  const chunks = streamTasks(ns, rows, threads);
   const tasks: Plan = [];
   for (let t = 0; t < chunks; t++) {
     const [r0, r1] = part(rows, chunks, t);
-    tasks.push({ fn, args: [x + 4 * r0 * n, y + 4 * r0 * n, r1 - r0, n] });
+    const taskArgs = args.map((a) => (typeof a === 'number' ? a : a.ptr === 0 ? 0 : a.ptr + a.rowBytes * r0));
+    taskArgs[rowsAt] = r1 - r0;
+    tasks.push({ fn, args: taskArgs });
   }
   return tasks;
 }
@@ -318,7 +365,7 @@ export function planUnary(
   const lines = Math.ceil(n / LINE);
   const threads = threadsFor(n * costNs, lines, maxThreads);
   if (threads < 2) return null;
-  const chunks = Math.min(lines, threads * TASKS_PER_THREAD);
+  const chunks = streamTasks(n * costNs, lines, threads);
   const tasks: Plan = [];
   for (let t = 0; t < chunks; t++) {
     const [l0, l1] = part(lines, chunks, t);
@@ -396,7 +443,7 @@ export function planBinary(
   const shape = plan.shape;
   const [sa, sb] = plan.strides as [readonly number[], readonly number[]];
   // each range gives ≤ 2·rank − 1 boxes
-  const chunks = Math.min(lines, threads * TASKS_PER_THREAD, Math.floor(MAX_TASKS / (2 * shape.length - 1)));
+  const chunks = streamTasks(n * costNs, lines, threads, Math.floor(MAX_TASKS / (2 * shape.length - 1)));
   const tasks: Plan = [];
   for (let t = 0; t < chunks; t++) {
     const [l0, l1] = part(lines, chunks, t);
