@@ -24,6 +24,8 @@ export interface Case {
   fn: (...xs: Tensor[]) => Tensor;
   bound: Bound;
   grad?: number[];
+  /** The forward's bound, when its kernel computes a cancelling formula (tolerance.ts, chains). */
+  forwardChain?: ChainBound;
   /**
    * Gradients (keyed by input index) that the backward rule computes with a chain of kernels whose
    * error the single-kernel rule does not bound: their bound from the chain's error analysis.
@@ -653,24 +655,38 @@ function nnCases(): Case[] {
       grad: [0],
     });
   }
-  // The fused gradient: softmax's bound (block C, C roundings) plus one rounding for the subtraction of
-  // the target and one for the multiply by g. Its gradient for g is a sum over the row, bounded by the
-  // broadcast rule. The one for the logits, dx = s ⊙ (u − A) with u = G·g (G the cotangent, g per row),
-  // s = softmax(x), A = Σ_j u_j·s_j, is a chain of kernels, each within its own bound (u: unit roundoff):
-  //   G = mul(1, G) and u = mul(G, g) (12u each: a mul's bound is 4u·(|ab| + |a||b| + |b||a|)),
-  //   s = softmax(x) (s_j(x + δx)(1 + η_j), |δx| ≤ 8u·|x|, |η_j| ≤ 8C·u), p = mul(u, s) (12u),
-  //   A = sum(p) (4C·u·Σ|p_j|), d = sub(u, A) (4u·(|d| + |u_i| + |A|)), dx = mul(s, d) (12u·|dx_i|).
-  // δx moves dx by ≤ 8u·Σ_k|∂dx_i/∂x_k||x_k| (the first part of the chain bound). To first order the
+  // The fused gradient r = (s − q)·g, s = softmax(x), q = (1−ε)·onehot + ε/C, is itself a chain within
+  // one kernel (tolerance.ts, chains; u: unit roundoff): s within softmax's bound 8u·(C·s_i + Σ_k
+  // |∂s_i/∂x_k||x_k|), then s − q (a sub's bound: 4u·(|s_i − q_i| + s_i + q_i)), then ·g (a mul's:
+  // 4u·(|r| + |a||b| + |b||a|) = 12u·|r_i|). With |g|·|s_i − q_i| = |r_i| ≤ T_i = (s_i + q_i)·|g|:
+  //   |err_i| ≤ 8u·Σ_k|∂r_i/∂x_k||x_k| + u·|g|·(8C·s_i + 4(s_i + q_i)) + 16u·|r_i|
+  //          ≤ 8u·Σ_k|∂r_i/∂x_k||x_k| + (8C + 20)·u·T_i.
+  // T_i, not |r_i|: in a confident row s_label − 1 ≈ −e⁻ᴸ is tiny while s's own rounding is not.
+  // The gradient for g is a sum over the row, bounded by the broadcast rule. The one for the logits,
+  // dx = s ⊙ (u − A) with u = G·g (G the cotangent), A = Σ_j u_j·s_j, is a chain of kernels, each
+  // within its own bound:
+  //   G = mul(1, G) and u = mul(G, g) (12u each), s = softmax(x) (s_j(x + δx)(1 + η_j), |δx| ≤ 8u·|x|,
+  //   |η_j| ≤ 8C·u), p = mul(u, s) (12u), A = sum(p) (4C·u·Σ|p_j|), d = sub(u, A) (4u·(|d| + |u_i|
+  //   + |A|)), dx = mul(s, d) (12u·|dx_i|).
+  // δx moves dx by ≤ 8u·Σ_k|∂dx_i/∂x_k||x_k| (double backward on the reference). To first order the
   // other errors, with P_i = s_i·|u_i| and Q_i = s_i·Σ_j s_j·|u_j| (|dx_i| ≤ P_i + Q_i, s_i·|A| ≤ Q_i):
   //   relative errors of u (24u): P_i·24u + Q_i·24u;  η of the outer s_i: (P_i + Q_i)·8C·u;
-  //   η inside A: Q_i·8C·u;  p: Q_i·12u;  the sum: Q_i·4C·u;  sub: s_i·4u·(2|u_i| + 2Σ|p|) = (P_i + Q_i)·8u;
-  //   the last mul: (P_i + Q_i)·12u;
-  // in all ≤ u·((8C + 44)·P_i + (20C + 56)·Q_i) ≤ (20C + 56)·u·T_i, T_i = s_i·(|u_i| + Σ_j s_j·|u_j|):
-  // the formula on magnitudes. (The single-kernel rule allows 8u·Σ_j|J_ji||u_j|, which is about
-  // s_i·(1 − s_i)·|u_i| + Q_i − s_i²|u_i|: too little for the sum's C roundings, and ~0 when s_i → 1.)
-  const softmaxChainTerms = ([x, , g]: Tensor[], G: Tensor) => {
+  //   η inside A: Q_i·8C·u;  p: Q_i·12u;  the sum: Q_i·4C·u;  sub: s_i·4u·(2|u_i| + 2|A|) ≤
+  //   (P_i + Q_i)·8u;  the last mul: (P_i + Q_i)·12u;
+  // in all ≤ u·((8C + 44)·P_i + (20C + 56)·Q_i) ≤ (20C + 56)·u·T_i with T_i = P_i + Q_i, the formula
+  // on magnitudes. The single-kernel rule would allow 8u·((C + 2)·|dx_i| + Σ|∂dx_i/∂x||x| +
+  // Σ_j|J_ji||u_j|), where Σ_j|J_ji||u_j| = s_i(1 − s_i)|u_i| + Q_i − s_i²|u_i|: too little for the
+  // sum's C roundings, and ~0 when s_i → 1 (the confident rows below fail it on the f32 reference).
+  const crossEntropyBackwardTerms =
+    (ls: number) =>
+    ([x, y, g]: Tensor[]) => {
+      const classes = x.shape[x.rank - 1];
+      const q = ops.add(ops.mul(ops.oneHot(y, classes), 1 - ls), ls / classes);
+      return ops.mul(ops.add(ops.softmax(x), q), ops.abs(ops.expandDims(g, -1)));
+    };
+  const softmaxChainTerms = ([x, , g]: Tensor[], G?: Tensor) => {
     const s = ops.softmax(x);
-    const u = ops.abs(ops.mul(G, ops.expandDims(g, -1)));
+    const u = ops.abs(ops.mul(G!, ops.expandDims(g, -1)));
     return ops.mul(s, ops.add(u, ops.sum(ops.mul(u, s), -1, true)));
   };
   // Confident rows (one class with s_i ≈ 1 − e⁻⁶ … 1 − e⁻¹⁵): the computed row sum's rounding, ~u·|u_i|,
@@ -693,6 +709,7 @@ function nnCases(): Case[] {
       fn: (x, y, g) => ops.runOp(ops.CrossEntropyBackward, [x, y, g], { labelSmoothing: ls })[0],
       bound: transcendental(classes, classes + 2),
       grad: [0, 2],
+      forwardChain: { c: 8, k: 8 * classes + 20, terms: crossEntropyBackwardTerms(ls) },
       gradChain: { 0: { c: 8, k: 20 * classes + 56, terms: softmaxChainTerms } },
     });
   }

@@ -9,7 +9,7 @@ import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { Case } from './cases.js';
 import { makeInput } from './inputs.js';
-import { findMismatches, type Mismatch, SUBNORMAL_FLOOR, U } from './tolerance.js';
+import { type ChainBound, findMismatches, type Mismatch, SUBNORMAL_FLOOR, U } from './tolerance.js';
 
 export const REFERENCE = 'js64';
 
@@ -133,8 +133,26 @@ export function forwardTolerance(
       }
     }
   });
+  if (c.forwardChain) {
+    const chain = c.forwardChain;
+    const terms = engine.tidy(() => chain.terms(upload(c, hosts, REFERENCE)).dataSync());
+    return chainTolerance(c.name, 'forward', chain, sens, terms);
+  }
   for (let i = 0; i < n; i++) tol[i] = b.c * (U * (b.k * Math.abs(want[i]) + sens[i]) + SUBNORMAL_FLOOR);
   return tol;
+}
+
+/** tol_i = u·(c·sens_i + k·|terms_i|) + c·2⁻¹²⁶: the bound of a chain (tolerance.ts). */
+function chainTolerance(
+  name: string,
+  what: string,
+  chain: ChainBound,
+  sens: Float64Array,
+  terms: DataArray,
+): Float64Array {
+  if (terms.length !== sens.length)
+    throw new Error(`${name}: the ${what} chain's terms have ${terms.length} elements, want ${sens.length}`);
+  return sens.map((s, i) => U * (chain.c * s + chain.k * Math.abs(terms[i])) + chain.c * SUBNORMAL_FLOOR);
 }
 
 function tryBroadcast(t: Tensor, shape: readonly number[]): Tensor | null {
@@ -188,14 +206,7 @@ export function referenceGrads(
         const block = b.kind === 'stable' && k === 0 ? b.block : 1;
         const h = (x: Tensor) => grad(loss, k)(...xs.map((t, i) => (i === k ? x : t)));
         const s = blockSensitivity(h, xs[k], m, block);
-        const terms = chain.terms(xs, G).dataSync();
-        if (terms.length !== m)
-          throw new Error(
-            `${c.name}: gradChain terms for input ${k} have ${terms.length} elements, want ${m}`,
-          );
-        for (let i = 0; i < m; i++)
-          out[i] = U * (chain.c * s[i] + chain.k * Math.abs(terms[i])) + chain.c * SUBNORMAL_FLOOR;
-        return out;
+        return chainTolerance(c.name, `gradient ${k}`, chain, s, chain.terms(xs, G).dataSync());
       }
       if (b.kind === 'exact') {
         // Data movement backward is data movement plus sums of gathered cotangents (pad/concat/

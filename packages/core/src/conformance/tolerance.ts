@@ -25,16 +25,19 @@ import type { Tensor } from '../tensor.js';
  *   same rule applies to the map (x, g) ↦ Jᵀg, whose Jacobians (second derivatives, by double
  *   backward on the reference) give Σ|∂dx_i/∂x_k||x_k| + Σ|J_ki||g_k|.
  *
- * - chained gradients (`Case.gradChain`): the rule above presumes one kernel of the forward's accuracy
- *   computes Jᵀg. A backward rule built from several ops is a chain of kernels, each within its own
- *   bound, whose errors do not shrink with |Jᵀg| or |J|ᵀ|g| when the chain cancels (softmax's
- *   s ⊙ (g − Σ g⊙s) is 0 for a constant g, yet its computed row sum is off by ~C·u). Its bound comes
- *   from the chain's first-order error analysis: every kernel's relative error (its own bound: a
- *   stable elementwise map of n inputs c·(1 + n)·u, a sum of K terms 4K·u of Σ|terms|, softmax 8C·u)
- *   times the magnitudes it meets, summed into tol_i = u·(c·Σ|∂dx_i/∂x_k||x_k| + k·T_i) where T_i
- *   (`terms`) evaluates the rule's formula on magnitudes (each − turned into +, g into |g|) on the
- *   reference, k is the derived rounding count and the first part the input perturbation c·u·|x| of
- *   the kernel that reads x. Derivations: next to the cases that use it (cases.ts).
+ * - chains (`Case.forwardChain`, `Case.gradChain`): the stable rule presumes a kernel that computes f
+ *   without cancelling terms. A result that a chain of steps computes — a backward rule built from
+ *   several ops, or a fused kernel such as softmax-then-subtract — can carry errors that do not
+ *   shrink with |r| or Σ|J||x| where its formula cancels (softmax's gradient s ⊙ (g − Σ g⊙s) is 0
+ *   for a constant g, yet the computed row sum is off by ~C·u; s − 1 in a confident row is ~e⁻ᴸ but
+ *   carries s's rounding). Its bound comes from the chain's first-order error analysis: each step's
+ *   relative error (its own kernel bound: a stable elementwise map of n inputs c·(1 + n)·u, a sum of
+ *   K terms 4K·u of Σ|terms|, softmax 8C·u) times the magnitudes it meets, summed into
+ *     tol_i = u·(c·Σ_k |∂r_i/∂x_k|·|x_k| + k·T_i),
+ *   where T (`terms`) is the formula evaluated on magnitudes (each − turned into +, signed inputs
+ *   into |·|) on the reference, k the derived rounding count, and the first part the input
+ *   perturbation c·u·|x| of the step that reads x (over the same blocks as the stable rule; for a
+ *   gradient, the map x ↦ dx by double backward). Derivations: next to the cases (cases.ts).
  *
  * Every bound also allows c·2⁻¹²⁶ absolute, for kernels that flush subnormals to zero (WGSL may).
  *
@@ -69,16 +72,19 @@ export type Bound =
   | { kind: 'stable'; c: number; k: number; block: number };
 
 /**
- * The bound of a gradient computed by a chain of kernels (see the header): tol_i = u·(c·Σ_k
- * |∂dx_i/∂x_k||x_k| + k·T_i) + c·2⁻¹²⁶, with T = `terms(inputs, cotangent)` on the reference.
+ * The bound of a result computed by a chain of steps (see the header): tol_i = u·(c·Σ_k
+ * |∂r_i/∂x_k||x_k| + k·T_i) + c·2⁻¹²⁶, with T = `terms(inputs, cotangent)` on the reference.
  */
 export interface ChainBound {
-  /** The input perturbation c·u·|x| of the chain's kernel that reads the differentiated input. */
+  /** The input perturbation c·u·|x| of the chain's step that reads the data input. */
   c: number;
-  /** Roundings the chain's kernels allow, in units of u relative to `terms`, from its error analysis. */
+  /** Roundings the chain's steps allow, in units of u relative to `terms`, from its error analysis. */
   k: number;
-  /** Σ|terms| of the rule's formula, shaped like the input (a function of the case's inputs and G). */
-  terms: (inputs: Tensor[], cotangent: Tensor) => Tensor;
+  /**
+   * The formula on magnitudes, shaped like the result: the forward's output, or a gradient's input
+   * (then `cotangent` is the G of the checked sum(f(xs)·G)).
+   */
+  terms: (inputs: Tensor[], cotangent?: Tensor) => Tensor;
 }
 
 export const exact: Bound = { kind: 'exact' };
