@@ -38,7 +38,7 @@ class BiasedSoftmax extends JsBackend {
 const cebCases = () => allCases().filter((c) => c.op === 'crossEntropyBackward');
 const classesOf = (c: Case) => c.inputs[0].shape[c.inputs[0].shape.length - 1];
 
-describe('conformance checker on a wrong logits gradient (crossEntropyBackward)', () => {
+describe('conformance checker: chained gradients', () => {
   beforeAll(async () => {
     engine.registerBackend('biased-softmax', () => new BiasedSoftmax({ name: 'biased-softmax' }), {
       replace: true,
@@ -68,20 +68,23 @@ describe('conformance checker on a wrong logits gradient (crossEntropyBackward)'
     expect(engine.memory('biased-softmax').tensors).toBe(0);
   });
 
-  it('needs the chain bound: the single-kernel rule rejects the correct f32 chain on confident rows', () => {
-    const c = cebCases().find((q) => q.name.includes('confident'))!;
-    expect(classesOf(c)).toBe(2);
-    const hosts = caseInputs(c);
-    const outShape = c.inputs[0].shape;
-    const cot = cotangentFor(c, outShape[0] * outShape[1]);
-    const got = engine.tidy(() => {
-      const xs = upload(c, hosts, 'js');
-      const G = tensor(cot, outShape, { backend: 'js' });
-      return (grad((...ts) => sum(mul(c.fn(...ts), G)), [0])(...xs) as Tensor[])[0].dataSync();
-    });
-    const chain = referenceGrads(c, hosts, cot, outShape);
-    const single = referenceGrads({ ...c, gradChain: undefined }, hosts, cot, outShape);
-    expect(findMismatches(got, chain.want[0], chain.tol[0])).toEqual([]);
-    expect(findMismatches(got, single.want[0], single.tol[0]).length).toBeGreaterThan(0);
-  });
+  it.each(['crossEntropyBackward', 'softmax'])(
+    '%s needs the chain bound: the single-kernel rule rejects the correct f32 chain on confident rows',
+    (op) => {
+      const c = allCases().find((q) => q.op === op && q.name.includes('confident rows'))!;
+      expect(classesOf(c)).toBe(2);
+      const hosts = caseInputs(c);
+      const outShape = c.inputs[0].shape;
+      const cot = cotangentFor(c, outShape[0] * outShape[1]);
+      const got = engine.tidy(() => {
+        const xs = upload(c, hosts, 'js');
+        const G = tensor(cot, outShape, { backend: 'js' });
+        return (grad((...ts) => sum(mul(c.fn(...ts), G)), [0])(...xs) as Tensor[])[0].dataSync();
+      });
+      const chain = referenceGrads(c, hosts, cot, outShape);
+      const single = referenceGrads({ ...c, gradChain: undefined }, hosts, cot, outShape);
+      expect(findMismatches(got, chain.want[0], chain.tol[0])).toEqual([]);
+      expect(findMismatches(got, single.want[0], single.tol[0]).length).toBeGreaterThan(0);
+    },
+  );
 });

@@ -588,6 +588,44 @@ function shapeCases(): Case[] {
   return c;
 }
 
+/** Logit pairs of confident rows: one class with s ≈ 1 − e⁻⁶ … 1 − e⁻¹⁵ (see softmaxGradChain). */
+const CONFIDENT: InputSpec['gen'] = { kind: 'values', values: [6, 0, 0.5, 15, 9, -1, -2, 11] };
+
+/** Softmax's backward formula s ⊙ (u − Σ u⊙s) on magnitudes: s ⊙ (|u| + Σ|u|⊙s), over the last axis. */
+function softmaxBackwardTerms(x: Tensor, u: Tensor): Tensor {
+  const s = ops.softmax(x);
+  const a = ops.abs(u);
+  return ops.mul(s, ops.add(a, ops.sum(ops.mul(a, s), -1, true)));
+}
+
+/**
+ * Gradients of softmax and logSoftmax (last axis, C classes) are chains of kernels (tolerance.ts,
+ * chains; u: unit roundoff; y the forward kernel's output, within its bound y(x + δx)(1 + η),
+ * |δx| ≤ 8u·|x|, |η| ≤ 8C·u; G = mul(1, G) first, 12u):
+ * - softmax: dx = y ⊙ (G − Σ G⊙y) is crossEntropyBackward's logits-gradient chain (derived at its
+ *   cases below) with u = G, one mul fewer on u: (8C + 32)·P_i + (20C + 44)·Q_i ≤ (20C + 44)·T_i.
+ * - logSoftmax: dx = G − exp(y)·ΣG, with s = exp(y): exp (8u·(1 + |y_i|) relative), the row sum
+ *   (4C·u·Σ|G|), mul (12u), sub (4u·(|dx_i| + |G_i| + |m_i|)). With P_i = |G_i|, Q_i = s_i·Σ|G_j|:
+ *   G's 12u gives 12u·(P_i + Q_i); η moves y_i by 8C·u·|y_i|, so s_i by that relatively: 8C·u·|y_i|·Q_i;
+ *   exp 8u·(1 + |y_i|)·Q_i; the sum 4C·u·Q_i; the mul 12u·Q_i; the sub 8u·(P_i + Q_i). In all
+ *   ≤ u·(20·P_i + (4C + 40)·Q_i + (8C + 8)·|y_i|·Q_i) ≤ (8C + 40)·u·T_i, T_i = |G_i| + s_i·(1 + |y_i|)·Σ|G_j|.
+ * δx adds 8u·Σ|∂dx_i/∂x_k||x_k| to both.
+ */
+const softmaxGradChain = (classes: number): ChainBound => ({
+  c: 8,
+  k: 20 * classes + 44,
+  terms: ([x], G) => softmaxBackwardTerms(x, G!),
+});
+const logSoftmaxGradChain = (classes: number): ChainBound => ({
+  c: 8,
+  k: 8 * classes + 40,
+  terms: ([x], G) => {
+    const y = ops.logSoftmax(x);
+    const spread = ops.mul(ops.exp(y), ops.add(ops.abs(y), 1));
+    return ops.add(ops.abs(G!), ops.mul(spread, ops.sum(ops.abs(G!), -1, true)));
+  },
+});
+
 function nnCases(): Case[] {
   const c: Case[] = [];
   for (const [shape, axis] of [
@@ -606,6 +644,7 @@ function nnCases(): Case[] {
       fn: (x) => ops.softmax(x, axis),
       bound: transcendental(axis === -1 ? k : 1, k),
       grad: axis === -1 ? [0] : undefined,
+      gradChain: axis === -1 ? { 0: softmaxGradChain(k) } : undefined,
     });
     c.push({
       op: 'logSoftmax',
@@ -614,22 +653,39 @@ function nnCases(): Case[] {
       fn: (x) => ops.logSoftmax(x, axis),
       bound: transcendental(axis === -1 ? k : 1, k),
       grad: axis === -1 ? [0] : undefined,
+      gradChain: axis === -1 ? { 0: logSoftmaxGradChain(k) } : undefined,
     });
   }
-  c.push({
-    op: 'softmax',
-    name: 'softmax large logits [4,65]',
-    inputs: [f([4, 65], { kind: 'normal', scale: 300 })],
-    fn: (x) => ops.softmax(x),
-    bound: transcendental(65),
-  });
-  c.push({
-    op: 'logSoftmax',
-    name: 'logSoftmax large logits [4,65]',
-    inputs: [f([4, 65], { kind: 'normal', scale: 300 })],
-    fn: (x) => ops.logSoftmax(x),
-    bound: transcendental(65),
-  });
+  // Rows far from uniform: huge logits (softmax one-hot to f32 precision), and confident rows where the
+  // single-kernel rule for softmax's gradient (8u·Σ_j|J_ji||G_j| ≈ 8u·(1 − s_i)·…) falls below the
+  // rounding of its row sum (see crossEntropyBackward's derivation). No confident rows for logSoftmax:
+  // there its forward, y_max = −log(1 + e⁻ᴸ), is held to the single-kernel rule 8u·(C·|y| + Σ|J||x|)
+  // ≈ 8u·e⁻ᴸ·(…), which a kernel taking log(Σ) rather than log1p cannot meet (wasm: 0 for −5.0e-7).
+  for (const [tag, shape, gen] of [
+    ['large logits', [4, 65], { kind: 'normal', scale: 300 }],
+    ['confident rows', [8, 2], CONFIDENT],
+  ] as [string, number[], InputSpec['gen']][]) {
+    const k = shape[1];
+    c.push({
+      op: 'softmax',
+      name: `softmax ${tag} ${desc(shape)}`,
+      inputs: [f(shape, gen)],
+      fn: (x) => ops.softmax(x),
+      bound: transcendental(k),
+      grad: [0],
+      gradChain: { 0: softmaxGradChain(k) },
+    });
+    if (gen === CONFIDENT) continue;
+    c.push({
+      op: 'logSoftmax',
+      name: `logSoftmax ${tag} ${desc(shape)}`,
+      inputs: [f(shape, gen)],
+      fn: (x) => ops.logSoftmax(x),
+      bound: transcendental(k),
+      grad: [0],
+      gradChain: { 0: logSoftmaxGradChain(k) },
+    });
+  }
   for (const [rows, classes, ls, reduction] of [
     [4, 10, 0, 'none'],
     [17, 65, 0.1, 'none'],
@@ -684,14 +740,8 @@ function nnCases(): Case[] {
       const q = ops.add(ops.mul(ops.oneHot(y, classes), 1 - ls), ls / classes);
       return ops.mul(ops.add(ops.softmax(x), q), ops.abs(ops.expandDims(g, -1)));
     };
-  const softmaxChainTerms = ([x, , g]: Tensor[], G?: Tensor) => {
-    const s = ops.softmax(x);
-    const u = ops.abs(ops.mul(G!, ops.expandDims(g, -1)));
-    return ops.mul(s, ops.add(u, ops.sum(ops.mul(u, s), -1, true)));
-  };
-  // Confident rows (one class with s_i ≈ 1 − e⁻⁶ … 1 − e⁻¹⁵): the computed row sum's rounding, ~u·|u_i|,
-  // dwarfs the single-kernel rule's 8u·Σ_j|J_ji||u_j| ≈ 8u·(1 − s_i)·(|u_i| + |u_j|) there.
-  const CONFIDENT = { kind: 'values', values: [6, 0, 0.5, 15, 9, -1, -2, 11] } as const;
+  const logitsGradTerms = ([x, , g]: Tensor[], G?: Tensor) =>
+    softmaxBackwardTerms(x, ops.mul(G!, ops.expandDims(g, -1)));
   for (const [shape, ls, gen] of [
     [[4, 10], 0, W],
     [[17, 65], 0.1, W],
@@ -710,7 +760,7 @@ function nnCases(): Case[] {
       bound: transcendental(classes, classes + 2),
       grad: [0, 2],
       forwardChain: { c: 8, k: 8 * classes + 20, terms: crossEntropyBackwardTerms(ls) },
-      gradChain: { 0: { c: 8, k: 20 * classes + 56, terms: softmaxChainTerms } },
+      gradChain: { 0: { c: 8, k: 20 * classes + 56, terms: logitsGradTerms } },
     });
   }
   c.push({
