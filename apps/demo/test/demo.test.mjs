@@ -9,27 +9,22 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  isCI as CI,
+  chromiumMissing,
+  collectPageErrors,
+  launchChromium,
+  skipOrFail,
+} from '@descent/browser-test';
 import { preview } from 'vite';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CI = process.env.CI === 'true' || process.env.CI === '1';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 let server;
 let browser;
 let base;
-const skipReason = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
+const skipReason = chromiumMissing();
 
 async function freePort() {
   return new Promise((resolve, reject) => {
@@ -43,9 +38,7 @@ async function freePort() {
 }
 
 before(async () => {
-  if (skipReason && CI)
-    throw new Error(`${skipReason}: CI needs the browser (scripts/setup-system.sh installs it)`);
-  if (skipReason) return;
+  if (skipReason) return skipOrFail('the demo tests', skipReason);
   if (!existsSync(join(ROOT, 'dist', 'index.html'))) {
     execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
   }
@@ -56,7 +49,7 @@ before(async () => {
     preview: { port: await freePort(), host: '127.0.0.1', strictPort: true },
   });
   base = server.resolvedUrls.local[0];
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  browser = await launchChromium({ webgpu: true });
 });
 
 after(async () => {
@@ -72,11 +65,7 @@ async function open(route, opts = {}) {
     ...opts,
   });
   const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = collectPageErrors(page, { console: true });
   await page.goto(`${base}#/${route}`);
   await page.waitForSelector('#page[data-ready="true"]');
   return { page, errors, context };

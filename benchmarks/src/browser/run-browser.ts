@@ -3,11 +3,11 @@
  * (SharedArrayBuffer for wasm threads), launches headless Chromium with WebGPU (SwiftShader) through
  * playwright-core, and collects the page's results.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumMissing, launchChromium, serveStatic } from '@descent/browser-test';
 import type { BenchCase } from '../cases.js';
 import type { Progress } from '../progress.js';
 import type { BenchResults, ImplInfo } from '../results.js';
@@ -16,39 +16,6 @@ import type { BrowserConfig, BrowserOutput } from './page.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm',
-};
-
-/** Serves `mounts` (URL prefix → directory) on 127.0.0.1 with COOP/COEP so the page is cross-origin isolated. */
-function serve(mounts: Record<string, string>): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const prefix = Object.keys(mounts)
-      .sort((a, b) => b.length - a.length)
-      .find((p) => path.startsWith(p));
-    const file = prefix ? normalize(join(mounts[prefix], path.slice(prefix.length) || 'index.html')) : '';
-    if (!prefix || !file.startsWith(mounts[prefix]) || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-    });
-    res.end(readFileSync(file));
-  });
-  return new Promise((ok) =>
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      ok({ server, url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` });
-    }),
-  );
-}
 
 export async function runBrowser(o: {
   quick: boolean;
@@ -59,30 +26,18 @@ export async function runBrowser(o: {
   const bundle = join(here, 'bench.js');
   if (!existsSync(bundle))
     return { impls: [], kernels: [], error: `${bundle} is missing (npm run build bundles it)` };
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath))
-    return { impls: [], kernels: [], error: `no Chromium at ${executablePath}` };
+  const missing = chromiumMissing();
+  if (missing) return { impls: [], kernels: [], error: missing };
   const tfjsWasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   const workerDir = join(dirname(require.resolve('@descent/wasm-kernels')), 'threads');
-  const { server, url } = await serve({
+  // cross-origin isolated (the default), so the page has SharedArrayBuffer for wasm threads
+  const server = await serveStatic({
     '/tfjs-wasm/': tfjsWasmDir,
     '/descent-threads/': workerDir,
     '/': here,
   });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      '--enable-unsafe-webgpu',
-    ],
-  });
+  const { url } = server;
+  const browser = await launchChromium({ webgpu: true });
   let partial = (): { impls: ImplInfo[]; kernels: KernelResult[] } => ({ impls: [], kernels: [] });
   try {
     const page = await browser.newPage();
@@ -129,7 +84,7 @@ export async function runBrowser(o: {
     return { ...partial(), error: `the page stopped: ${(e as Error).message.split('\n')[0]}` };
   } finally {
     await browser.close();
-    server.close();
+    await server.close();
   }
 }
 

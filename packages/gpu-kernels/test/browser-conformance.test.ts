@@ -5,28 +5,23 @@
  * direction is its own vitest test with the failures the page reports. Under CI=true a missing
  * browser or WebGPU adapter fails; elsewhere those tests are skipped with the reason printed.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type Browser,
+  chromiumMissing,
+  launchChromium,
+  openPage,
+  type Page,
+  type StaticServer,
+  serveStatic,
+  skipOrFail,
+} from '@descent/browser-test';
 import { allCases, groupByOp } from '@descent/core/conformance/checks';
-import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PageApi } from './browser/page.js';
-
-const CI = process.env.CI === 'true';
-const CHROMIUM = process.env.DESCENT_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 /** Bundles the page into `dir` (index.html + page.js). */
 async function bundlePage(dir: string): Promise<void> {
@@ -50,59 +45,31 @@ async function bundlePage(dir: string): Promise<void> {
   );
 }
 
-/** Serves `dir` on 127.0.0.1 with the headers that make the page cross-origin isolated. */
-function serve(dir: string): Promise<Server> {
-  const types: Record<string, string> = {
-    '.html': 'text/html',
-    '.js': 'text/javascript',
-    '.map': 'application/json',
-  };
-  const server = createServer((req, res) => {
-    const name =
-      (req.url ?? '/').split('?')[0] === '/' ? 'index.html' : (req.url ?? '').slice(1).split('?')[0];
-    const file = join(dir, name);
-    if (name.includes('..') || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': types[extname(file)] ?? 'application/octet-stream',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-    });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 const groups = groupByOp(allCases());
 
 describe('conformance: webgpu in headless Chromium', () => {
   let dir = '';
-  let server: Server | null = null;
+  let server: StaticServer | null = null;
   let browser: Browser | null = null;
   let page: Page | null = null;
   /** Why the browser tests cannot run here (null when they can). */
   let unavailable: string | null = null;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      unavailable = `no Chromium at ${CHROMIUM}`;
-    } else {
+    unavailable = chromiumMissing();
+    if (!unavailable) {
       const cache = fileURLToPath(new URL('../.cache/', import.meta.url));
       mkdirSync(cache, { recursive: true });
       dir = mkdtempSync(join(cache, 'browser-conformance-'));
       await bundlePage(dir);
-      server = await serve(dir);
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-      page = await browser.newPage();
-      page.on('pageerror', (e) => pageErrors.push(e.message));
-      page.on('console', (m) => {
-        if (m.type() === 'error') pageErrors.push(m.text());
-      });
-      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      await page.waitForFunction(() => 'descent' in globalThis, undefined, { timeout: 30_000 });
+      server = await serveStatic(dir);
+      browser = await launchChromium({ webgpu: true });
+      ({ page, errors: pageErrors } = await openPage(browser, `${server.url}/`, {
+        ready: 'descent',
+        timeout: 30_000,
+        console: true,
+      }));
       try {
         const info = await page.evaluate(() =>
           (globalThis as unknown as { descent: PageApi }).descent.init(),
@@ -114,15 +81,12 @@ describe('conformance: webgpu in headless Chromium', () => {
         unavailable = `no WebGPU adapter in Chromium: ${(e as Error).message}`;
       }
     }
-    if (unavailable) {
-      if (CI) throw new Error(`CI=true but ${unavailable}`);
-      console.warn(`[gpu-kernels] skipping the browser conformance run: ${unavailable}`);
-    }
+    if (unavailable) skipOrFail('the gpu-kernels browser conformance run', unavailable);
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

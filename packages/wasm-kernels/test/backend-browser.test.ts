@@ -7,27 +7,21 @@
  * gets its default of 2 worker threads (the page's main thread is the caller).
  * Under CI=true a missing Chromium fails; elsewhere the test is skipped with the reason printed.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  chromiumMissing,
+  compileTs,
+  launchChromium,
+  openPage,
+  serveStatic,
+  skipOrFail,
+} from '@descent/browser-test';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-const CI = process.env.CI === 'true';
-const CHROMIUM = process.env.DESCENT_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 const coreDist = join(dirname(createRequire(import.meta.url).resolve('@descent/core')));
 
@@ -76,51 +70,14 @@ try {
 }
 </script>`;
 
-/** Serves each URL prefix from its directory (first match wins), cross-origin isolated (COOP + COEP). */
-function serve(mounts: [prefix: string, root: string][]): Promise<Server> {
-  const types: Record<string, string> = {
-    '.html': 'text/html',
-    '.js': 'text/javascript',
-    '.map': 'application/json',
-  };
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const [prefix, root] = mounts.find(([p]) => path.startsWith(p))!;
-    const name = normalize(path.slice(prefix.length) || 'index.html');
-    const file = join(root, name);
-    if (name.startsWith('..') || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': types[extname(file)] ?? 'application/octet-stream',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-    });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 let dir = '';
 let unavailable: string | null = null;
 
 beforeAll(() => {
-  if (!existsSync(CHROMIUM)) {
-    unavailable = `no Chromium at ${CHROMIUM}`;
-    if (CI) throw new Error(`CI=true but ${unavailable}`);
-    console.warn(`[wasm-kernels] skipping the browser backend test: ${unavailable}`);
-    return;
-  }
+  unavailable = chromiumMissing();
+  if (unavailable) return skipOrFail('the wasm-kernels browser backend test', unavailable);
   dir = mkdtempSync(join(tmpdir(), 'wk-backend-browser-'));
-  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-  execFileSync(
-    process.execPath,
-    [tsc, '-p', join(pkgDir, 'tsconfig.build.json'), '--outDir', join(dir, 'wk')],
-    {
-      stdio: 'pipe',
-    },
-  );
+  compileTs(join(pkgDir, 'tsconfig.build.json'), join(dir, 'wk'));
   writeFileSync(join(dir, 'index.html'), PAGE);
 }, 120_000);
 
@@ -136,18 +93,10 @@ interface Run {
 
 it('trains in Chromium with no bundler: relaxed SIMD, 2 threads, same losses as the reference', async (ctx) => {
   if (unavailable) return ctx.skip(unavailable);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  const server = await serve([
-    ['/core/', coreDist],
-    ['/wk/', join(dir, 'wk')],
-    ['/', dir],
-  ]);
+  const browser = await launchChromium();
+  const server = await serveStatic({ '/core/': coreDist, '/wk/': join(dir, 'wk'), '/': dir });
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => 'result' in globalThis, undefined, { timeout: 90_000 });
+    const { page, errors } = await openPage(browser, `${server.url}/`, { ready: 'result', timeout: 90_000 });
     const r = (await page.evaluate(() => (globalThis as unknown as { result: unknown }).result)) as {
       error?: string;
       wasm: Run;
@@ -172,7 +121,7 @@ it('trains in Chromium with no bundler: relaxed SIMD, 2 threads, same losses as 
     expect(r.wasm.live).toBe(0);
     await page.close();
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     await browser.close();
   }
 }, 180_000);

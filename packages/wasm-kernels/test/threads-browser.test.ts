@@ -8,27 +8,21 @@
  *  - not isolated (no SharedArrayBuffer): the module runs single-threaded, same results, in both places.
  * Under CI=true a missing Chromium fails; elsewhere the test is skipped with the reason printed.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import {
+  type Browser,
+  chromiumMissing,
+  compileTs,
+  launchChromium,
+  openPage,
+  serveStatic,
+  skipOrFail,
+} from '@descent/browser-test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const CI = process.env.CI === 'true';
-const CHROMIUM = process.env.DESCENT_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 
 /** The check: one threaded and one single-threaded module, the same matmuls and exp on both. */
@@ -85,32 +79,6 @@ const worker = await new Promise((resolve) => {
 globalThis.result = { main, worker };
 </script>`;
 
-/** Serves `dir`; with `isolate` the COOP/COEP headers that make the page cross-origin isolated. */
-function serve(dir: string, isolate: boolean): Promise<Server> {
-  const types: Record<string, string> = {
-    '.html': 'text/html',
-    '.js': 'text/javascript',
-    '.map': 'application/json',
-  };
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const name = normalize(path === '/' ? 'index.html' : path.slice(1));
-    const file = join(dir, name);
-    if (name.startsWith('..') || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': types[extname(file)] ?? 'application/octet-stream',
-      ...(isolate
-        ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
-        : {}),
-    });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 interface CheckResult {
   error?: string;
   isolated: boolean;
@@ -127,21 +95,10 @@ describe('threads in headless Chromium (no bundler)', () => {
   let unavailable: string | null = null;
 
   beforeAll(() => {
-    if (!existsSync(CHROMIUM)) {
-      unavailable = `no Chromium at ${CHROMIUM}`;
-      if (CI) throw new Error(`CI=true but ${unavailable}`);
-      console.warn(`[wasm-kernels] skipping the browser threads test: ${unavailable}`);
-      return;
-    }
+    unavailable = chromiumMissing();
+    if (unavailable) return skipOrFail('the wasm-kernels browser threads test', unavailable);
     dir = mkdtempSync(join(tmpdir(), 'wk-threads-browser-'));
-    const tsc = join(
-      dirname(createRequire(import.meta.url).resolve('typescript/package.json')),
-      'bin',
-      'tsc',
-    );
-    execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json'), '--outDir', dir], {
-      stdio: 'pipe',
-    });
+    compileTs(join(pkgDir, 'tsconfig.build.json'), dir);
     writeFileSync(join(dir, 'index.html'), PAGE);
     writeFileSync(join(dir, 'check.js'), CHECK);
     writeFileSync(join(dir, 'inner.js'), INNER);
@@ -153,14 +110,13 @@ describe('threads in headless Chromium (no bundler)', () => {
   });
 
   async function run(isolate: boolean): Promise<{ main: CheckResult; worker: CheckResult }> {
-    browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-    const server = await serve(dir, isolate);
+    browser ??= await launchChromium();
+    const server = await serveStatic(dir, { isolate });
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      await page.waitForFunction(() => 'result' in globalThis, undefined, { timeout: 60_000 });
+      const { page, errors } = await openPage(browser, `${server.url}/`, {
+        ready: 'result',
+        timeout: 60_000,
+      });
       const result = await page.evaluate(
         () => (globalThis as unknown as { result: { main: CheckResult; worker: CheckResult } }).result,
       );
@@ -168,7 +124,7 @@ describe('threads in headless Chromium (no bundler)', () => {
       expect(errors).toEqual([]);
       return result;
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   }
 
