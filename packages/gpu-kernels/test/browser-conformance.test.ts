@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Browser,
-  chromiumMissing,
+  chromiumUnavailable,
   launchChromium,
   openPage,
   type Page,
@@ -57,31 +57,29 @@ describe('conformance: webgpu in headless Chromium', () => {
   let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    unavailable = chromiumMissing();
-    if (!unavailable) {
-      const cache = fileURLToPath(new URL('../.cache/', import.meta.url));
-      mkdirSync(cache, { recursive: true });
-      dir = mkdtempSync(join(cache, 'browser-conformance-'));
-      await bundlePage(dir);
-      server = await serveStatic(dir);
-      browser = await launchChromium({ webgpu: true });
-      ({ page, errors: pageErrors } = await openPage(browser, `${server.url}/`, {
-        ready: 'descent',
-        timeout: 30_000,
-        console: true,
-      }));
-      try {
-        const info = await page.evaluate(() =>
-          (globalThis as unknown as { descent: PageApi }).descent.init(),
-        );
-        console.log(
-          `[gpu-kernels] Chromium WebGPU adapter: ${JSON.stringify(info.adapter)}, features ${JSON.stringify(info.features)}`,
-        );
-      } catch (e) {
-        unavailable = `no WebGPU adapter in Chromium: ${(e as Error).message}`;
-      }
+    const what = 'the gpu-kernels browser conformance run';
+    unavailable = chromiumUnavailable(what);
+    if (unavailable) return;
+    const cache = fileURLToPath(new URL('../.cache/', import.meta.url));
+    mkdirSync(cache, { recursive: true });
+    dir = mkdtempSync(join(cache, 'browser-conformance-'));
+    await bundlePage(dir);
+    server = await serveStatic(dir);
+    browser = await launchChromium({ webgpu: true });
+    ({ page, errors: pageErrors } = await openPage(browser, `${server.url}/`, {
+      ready: 'descent',
+      timeout: 30_000,
+      console: true,
+    }));
+    try {
+      const info = await page.evaluate(() => (globalThis as unknown as { descent: PageApi }).descent.init());
+      console.log(
+        `[gpu-kernels] Chromium WebGPU adapter: ${JSON.stringify(info.adapter)}, features ${JSON.stringify(info.features)}`,
+      );
+    } catch (e) {
+      unavailable = `no WebGPU adapter in Chromium: ${(e as Error).message}`;
+      skipOrFail(what, unavailable);
     }
-    if (unavailable) skipOrFail('the gpu-kernels browser conformance run', unavailable);
   }, 120_000);
 
   afterAll(async () => {

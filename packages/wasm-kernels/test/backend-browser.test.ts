@@ -12,14 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  chromiumMissing,
-  compileTs,
-  launchChromium,
-  openPage,
-  serveStatic,
-  skipOrFail,
-} from '@descent/browser-test';
+import { chromiumUnavailable, compileTs, launchChromium, openPage, serveStatic } from '@descent/browser-test';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -74,8 +67,8 @@ let dir = '';
 let unavailable: string | null = null;
 
 beforeAll(() => {
-  unavailable = chromiumMissing();
-  if (unavailable) return skipOrFail('the wasm-kernels browser backend test', unavailable);
+  unavailable = chromiumUnavailable('the wasm-kernels browser backend test');
+  if (unavailable) return;
   dir = mkdtempSync(join(tmpdir(), 'wk-backend-browser-'));
   compileTs(join(pkgDir, 'tsconfig.build.json'), join(dir, 'wk'));
   writeFileSync(join(dir, 'index.html'), PAGE);

@@ -14,12 +14,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Browser,
-  chromiumMissing,
+  chromiumUnavailable,
   compileTs,
   launchChromium,
   openPage,
   serveStatic,
-  skipOrFail,
 } from '@descent/browser-test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -95,8 +94,8 @@ describe('threads in headless Chromium (no bundler)', () => {
   let unavailable: string | null = null;
 
   beforeAll(() => {
-    unavailable = chromiumMissing();
-    if (unavailable) return skipOrFail('the wasm-kernels browser threads test', unavailable);
+    unavailable = chromiumUnavailable('the wasm-kernels browser threads test');
+    if (unavailable) return;
     dir = mkdtempSync(join(tmpdir(), 'wk-threads-browser-'));
     compileTs(join(pkgDir, 'tsconfig.build.json'), dir);
     writeFileSync(join(dir, 'index.html'), PAGE);

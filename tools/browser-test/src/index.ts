@@ -55,6 +55,16 @@ export function skipOrFail(what: string, reason: string): void {
   console.warn(`skipping ${what}: ${reason}`);
 }
 
+/**
+ * Null when Chromium is there; otherwise the reason, after {@link skipOrFail} (so under CI this throws,
+ * elsewhere it prints that `what` is skipped) — for a test's setup, whose tests then skip on the reason.
+ */
+export function chromiumUnavailable(what: string): string | null {
+  const reason = chromiumMissing();
+  if (reason) skipOrFail(what, reason);
+  return reason;
+}
+
 /** Launches headless Chromium with {@link chromiumArgs}; playwright-core loads only when a browser is wanted. */
 export async function launchChromium(opts: { webgpu?: boolean } = {}): Promise<Browser> {
   const { chromium } = await import('playwright-core');

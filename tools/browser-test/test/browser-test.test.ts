@@ -88,6 +88,20 @@ describe('Chromium settings', () => {
     expect(chromiumArgs()).toContain('--no-sandbox');
   });
 
+  it('DESCENT_CHROMIUM, then CHROMIUM_PATH, pick the browser; one that exists is not a reason to skip', async () => {
+    vi.stubEnv('DESCENT_CHROMIUM', undefined);
+    vi.stubEnv('CHROMIUM_PATH', process.execPath);
+    vi.stubEnv('CI', 'true');
+    vi.resetModules();
+    let m = await import('../src/index.js');
+    expect(m.chromiumPath).toBe(process.execPath);
+    expect(m.chromiumUnavailable('the test')).toBeNull();
+    vi.stubEnv('DESCENT_CHROMIUM', '/elsewhere/chromium');
+    vi.resetModules();
+    m = await import('../src/index.js');
+    expect(m.chromiumPath).toBe('/elsewhere/chromium');
+  });
+
   it('a missing browser fails under CI and is reported as a skip elsewhere', async () => {
     vi.stubEnv('DESCENT_CHROMIUM', join(tmpdir(), 'no-such-chromium'));
     for (const [ci, fails] of [
@@ -101,9 +115,11 @@ describe('Chromium settings', () => {
       const reason = m.chromiumMissing();
       expect(reason).toMatch(/^no Chromium at .*no-such-chromium /);
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-      if (fails) expect(() => m.skipOrFail('the test', reason!)).toThrow(/CI=true but no Chromium at/);
-      else {
-        m.skipOrFail('the test', reason!);
+      if (fails) {
+        expect(() => m.skipOrFail('the test', reason!)).toThrow(/CI=true but no Chromium at/);
+        expect(() => m.chromiumUnavailable('the test')).toThrow(/the test cannot run/);
+      } else {
+        expect(m.chromiumUnavailable('the test')).toBe(reason);
         expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^skipping the test: no Chromium at/));
       }
       warn.mockRestore();
