@@ -22,6 +22,13 @@ export type { DataArray, DType } from './dtype.js';
 export { bytesPerElement, DTYPES, F16_MAX, f16Bits, f16FromBits, roundToF16 } from './dtype.js';
 export { engine, type MemoryInfo } from './engine.js';
 export { DescentError } from './errors.js';
+export {
+  hasKernelIn,
+  type KernelTable,
+  kernelFor,
+  mergeKernelTables,
+  missingKernelError,
+} from './kernel-table.js';
 export { defineOp, f16Ops, type GradContext, type OpDef, type OutputSpec, opRegistry, runOp } from './op.js';
 export * from './ops/conv.js';
 export * from './ops/creation.js';

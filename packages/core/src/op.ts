@@ -2,6 +2,7 @@ import type { GradNode } from './autograd/node.js';
 import type { DType } from './dtype.js';
 import { engine } from './engine.js';
 import { DescentError, fmtShape } from './errors.js';
+import { missingKernelError } from './kernel-table.js';
 import type { Tensor } from './tensor.js';
 
 export interface OutputSpec {
@@ -93,7 +94,7 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   const specs = def.infer(inputs, attrs);
   checkF16(def, inputs, specs);
   if (!backend.hasKernel(def.name)) {
-    throw new DescentError(def.name, `backend '${backend.name}' has no kernel for op '${def.name}'`);
+    throw missingKernelError(def.name, backend.name);
   }
   const kernelAttrs = def.kernelAttrs ? def.kernelAttrs(inputs, attrs, specs) : attrs;
   const outputs: Tensor[] = [];

@@ -8,6 +8,8 @@ import {
   type DType,
   f16Bits,
   f16FromBits,
+  hasKernelIn,
+  kernelFor,
   type TensorInfo,
 } from '@descent/core';
 import { type AcquiredDevice, acquireDevice, type DeviceInfo, type DeviceOptions } from './device.js';
@@ -531,7 +533,7 @@ export class WebGPUBackend implements Backend {
   // ------------------------------------------------------------------------------ kernels
 
   hasKernel(name: string): boolean {
-    return Object.hasOwn(GPU_KERNELS, name);
+    return hasKernelIn(GPU_KERNELS, name);
   }
 
   kernelNames(): readonly string[] {
@@ -545,8 +547,7 @@ export class WebGPUBackend implements Backend {
     attrs: unknown,
   ): void {
     this.checkUsable(name);
-    const kernel = GPU_KERNELS[name];
-    if (!kernel) throw new Error(`backend '${this.name}' has no kernel for op '${name}'`);
+    const kernel = kernelFor(GPU_KERNELS, name, this.name);
     const label: OpLabel = { op: name, inputs, outputs };
     const ctx: KernelContext = {
       op: name,

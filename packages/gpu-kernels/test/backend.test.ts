@@ -57,6 +57,21 @@ describe.runIf(runGPU)('WebGPUBackend', () => {
     for (const d of [f, i, e]) b.free(d);
   });
 
+  it('runKernel of an op without a WGSL kernel names the op and the backend, and leaves it usable', async () => {
+    expect(b.hasKernel('noSuchOp')).toBe(false);
+    expect(b.hasKernel('toString')).toBe(false);
+    for (const op of ['noSuchOp', 'toString'])
+      expect(() => b.runKernel(op, [], [], {})).toThrow(
+        `${op}: backend 'webgpu' has no kernel for op '${op}'`,
+      );
+    const x = b.allocate(2, 'f32', [-1, 2]);
+    const y = b.allocate(2, 'f32');
+    b.runKernel('relu', [info(x, [2])], [info(y, [2])], {});
+    expect(Array.from(await b.read(y, 'f32', 2))).toEqual([0, 2]);
+    b.free(x);
+    b.free(y);
+  });
+
   it('batches dispatches into one submit until a read', async () => {
     const before = b.memory().submits;
     const x = b.allocate(

@@ -19,6 +19,8 @@ import {
   type DataId,
   DescentError,
   type DType,
+  hasKernelIn,
+  kernelFor,
   type TensorInfo,
 } from '@descent/core';
 import type { KernelVariant } from './feature-probe.js';
@@ -174,7 +176,7 @@ export class WasmBackend implements Backend {
   // ------------------------------------------------------------------------------ kernels
 
   hasKernel(name: string): boolean {
-    return Object.hasOwn(WASM_KERNELS, name);
+    return hasKernelIn(WASM_KERNELS, name);
   }
 
   kernelNames(): readonly string[] {
@@ -188,8 +190,7 @@ export class WasmBackend implements Backend {
     attrs: unknown,
   ): void {
     this.checkUsable(name);
-    const kernel = Object.hasOwn(WASM_KERNELS, name) ? WASM_KERNELS[name] : undefined;
-    if (!kernel) throw new Error(`backend '${this.name}' has no kernel for op '${name}'`);
+    const kernel = kernelFor(WASM_KERNELS, name, this.name);
     try {
       kernel(this.ctx, inputs, outputs, attrs);
     } finally {

@@ -42,6 +42,18 @@ function usage() {
 }
 
 describe('errors leave the backend usable', () => {
+  it('runKernel of an op without a wasm kernel names the op and the backend', () => {
+    expect(backend.hasKernel('noSuchOp')).toBe(false);
+    expect(backend.hasKernel('toString')).toBe(false);
+    expect(() => backend.runKernel('noSuchOp', [], [], {})).toThrowError(DescentError);
+    expect(() => backend.runKernel('toString', [], [], {})).toThrow(
+      "toString: backend 'wasm' has no kernel for op 'toString'",
+    );
+    const y = ops.relu(tensor([-1, 2], [2]));
+    expect(Array.from(y.dataSync())).toEqual([0, 2]);
+    y.dispose();
+  });
+
   it('gather / scatterAdd with an out-of-range index throw a DescentError and leak nothing', () => {
     const x = tensor(randomF32(12, 1), [4, 3]);
     const before = usage();

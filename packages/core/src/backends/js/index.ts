@@ -1,5 +1,6 @@
 import type { Backend, BackendMemory, DataId, TensorInfo } from '../../backend.js';
 import { type DataArray, DTYPES, type DType, roundToF16 } from '../../dtype.js';
+import { hasKernelIn, type KernelTable, kernelFor, mergeKernelTables } from '../../kernel-table.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -10,15 +11,15 @@ import { shapeKernels } from './shape.js';
 import type { JsKernel, Store } from './types.js';
 
 /** Every reference kernel, by op name. */
-export const referenceKernels: Readonly<Record<string, JsKernel>> = {
-  ...elementwiseKernels,
-  ...reduceKernels,
-  matmul,
-  ...shapeKernels,
-  ...nnKernels,
-  ...convKernels,
-  ...optimKernels,
-};
+export const referenceKernels: KernelTable<JsKernel> = mergeKernelTables<JsKernel>([
+  elementwiseKernels,
+  reduceKernels,
+  { matmul },
+  shapeKernels,
+  nnKernels,
+  convKernels,
+  optimKernels,
+]);
 
 export interface JsBackendOptions {
   /** Name to register under (default 'js', or 'js64' with float64). */
@@ -87,7 +88,7 @@ export class JsBackend implements Backend {
   }
 
   hasKernel(name: string): boolean {
-    return Object.hasOwn(referenceKernels, name);
+    return hasKernelIn(referenceKernels, name);
   }
 
   kernelNames(): readonly string[] {
@@ -100,8 +101,9 @@ export class JsBackend implements Backend {
     outputs: readonly TensorInfo[],
     attrs: unknown,
   ): void {
+    const kernel = kernelFor(referenceKernels, name, this.name);
     const view = (t: TensorInfo) => ({ array: (t.data as Store).array, shape: t.shape, dtype: t.dtype });
-    referenceKernels[name](inputs.map(view), outputs.map(view), attrs);
+    kernel(inputs.map(view), outputs.map(view), attrs);
     if (this.float64) return;
     for (const o of outputs) {
       if (o.dtype !== 'f16') continue;

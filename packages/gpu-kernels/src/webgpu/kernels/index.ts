@@ -1,3 +1,4 @@
+import { type KernelTable, mergeKernelTables } from '@descent/core';
 import type { GPUKernel } from '../kernel.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
@@ -8,12 +9,12 @@ import { reduceKernels } from './reduce.js';
 import { shapeKernels } from './shape.js';
 
 /** Every WGSL kernel, by op name (the names of docs/kernels.md). */
-export const GPU_KERNELS: Readonly<Record<string, GPUKernel>> = {
-  ...elementwiseKernels,
-  ...reduceKernels,
-  matmul,
-  ...shapeKernels,
-  ...nnKernels,
-  ...convKernels,
-  ...optimKernels,
-};
+export const GPU_KERNELS: KernelTable<GPUKernel> = mergeKernelTables<GPUKernel>([
+  elementwiseKernels,
+  reduceKernels,
+  { matmul },
+  shapeKernels,
+  nnKernels,
+  convKernels,
+  optimKernels,
+]);
