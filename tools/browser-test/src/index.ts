@@ -23,8 +23,8 @@ export const isCI: boolean = process.env.CI === 'true' || process.env.CI === '1'
 
 /**
  * The launch flags: no sandbox (CI runs as root), and nothing that phones home or waits on the network
- * (background fetches, component updates, sync, QUIC). `webgpu` adds `--enable-unsafe-webgpu`, which
- * Linux Chromium needs to expose an adapter at all (SwiftShader's, on a machine with no GPU).
+ * (background fetches, component updates, sync, QUIC). `webgpu` adds `--enable-unsafe-webgpu`, without
+ * which headless Chromium on Linux offers no adapter (with it, SwiftShader's on a machine with no GPU).
  * No `--user-data-dir`: playwright makes a fresh temporary profile per launch.
  */
 export function chromiumArgs(opts: { webgpu?: boolean } = {}): string[] {
@@ -51,7 +51,7 @@ export function chromiumMissing(): string | null {
  * silently there); elsewhere it prints that `what` is skipped and why, and the caller skips.
  */
 export function skipOrFail(what: string, reason: string): void {
-  if (isCI) throw new Error(`CI=true but ${reason}: ${what} cannot run`);
+  if (isCI) throw new Error(`CI=${process.env.CI} but ${reason}: ${what} cannot run`);
   console.warn(`skipping ${what}: ${reason}`);
 }
 
