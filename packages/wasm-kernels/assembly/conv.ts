@@ -53,9 +53,7 @@ export function conv2d_workspace_bytes(geom: usize, pass: i32): i32 {
   const base = matmul_workspace_bytes() + (pass == 2 ? conv2d_filter_partials_bytes(geom) : 0);
   if (isPointwise(geom)) return base;
   const KK = g(geom, 4) * g(geom, 5) * (g(geom, 3) / g(geom, 15));
-  const P = g(geom, 0) * g(geom, 16) * g(geom, 17);
-  const rows = min(P, max(16, COL_TARGET_BYTES / max(1, KK * 4)));
-  return base + rows * KK * 4;
+  return base + filterChunkRows(geom, KK) * KK * 4;
 }
 
 /** Rows of col that fit the workspace. */
@@ -93,22 +91,45 @@ export function conv2d_workspace_bytes(geom: usize, pass: i32): i32 {
   }
 }
 
+// The two directions of the im2col walk (the type parameter of `im2col`; AssemblyScript instantiates it
+// once per direction and inlines these methods, so each walk compiles to its own loop, as if written out):
+// `move` handles a run of n floats inside the image, `outside` a col run whose taps fall in the padding, and
+// `keeps` says whether image row r (= n·H + ih) is this call's to touch.
+/** col ← x: runs are copied into col, taps in the padding are zeros; every image row is read. */
+class Gather {
+  @inline move(col: usize, img: usize, n: i32): void { copyRun(col, img, n); }
+  @inline outside(col: usize, n: i32): void { zeroRun(col, n); }
+  @inline keeps(r: i32, rLo: i32, rHi: i32): bool { return true; }
+}
+/** x += col (the adjoint): col runs are added into the image; padding taps and rows outside [rLo, rHi) are dropped. */
+class ScatterAdd {
+  @inline move(col: usize, img: usize, n: i32): void { addRun(img, col, n); }
+  @inline outside(col: usize, n: i32): void {}
+  @inline keeps(r: i32, rLo: i32, rHi: i32): bool { return r >= rLo && r < rHi; }
+}
+
 /**
- * col[r, k] = x[n, ih, iw, grp·Cg + ci] (0 outside) for output pixels p0..p0+rows and kernel rows
- * [kh0, kh1): a col row has (kh1 − kh0)·KW·Cg columns k = ((kh − kh0)·KW + kw)·Cg + ci, w's order (all kernel
- * rows: the forward's full im2col row; fewer: a filter-gradient task's share of dw rows).
- * With one group and no horizontal dilation, the KW taps of a kernel row read KW·C consecutive floats of x
- * (NHWC), so a window row wholly inside the image is one run; rows in the vertical padding are zeros;
- * windows cut by the left/right padding go tap by tap.
+ * Walks the im2col matrix of group grp for output pixels p0..p0+rows and kernel rows [kh0, kh1) next to the
+ * image `img` [N,H,W,C]: col[r, k] ↔ img[n, ih, iw, grp·Cg + ci], a col row having (kh1 − kh0)·KW·Cg columns
+ * k = ((kh − kh0)·KW + kw)·Cg + ci, w's order. `im2col<Gather>` fills col from x (all kernel rows: the
+ * forward's full row; fewer: a filter-gradient task's share of dw rows); `im2col<ScatterAdd>` adds col into
+ * dx over all kernel rows, only into the image rows n·H + ih in [rLo, rHi) (a thread's share), each dx
+ * element receiving its terms in (pixel, tap) order.
+ * With one group and no horizontal dilation, the KW taps of a kernel row are KW·C consecutive floats of the
+ * image (NHWC), so a window row wholly inside the image is one run; rows in the vertical padding are one
+ * `outside` run; windows cut by the left/right padding go tap by tap.
  */
-function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, kh0: i32, kh1: i32): void {
+function im2col<Dir>(
+  img: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, kh0: i32, kh1: i32, rLo: i32, rHi: i32,
+): void {
+  const dir = changetype<Dir>(0);
   const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
   const rowRun = KW * Cg; // floats of one kernel row in col
-  const whole = Cg == C && dW == 1; // a window row is contiguous in x
-  const xGrp = x + (<usize>grp * Cg << 2);
-  let dst = col;
+  const whole = Cg == C && dW == 1; // a window row is contiguous in the image
+  const imgGrp = img + (<usize>grp * Cg << 2);
+  let at = col;
   // (n, oh, ow) of pixel p0, then stepped: integer divisions per pixel cost more than a 1-channel row copy
   let ow = p0 % OW;
   let oh = (p0 / OW) % OH;
@@ -118,68 +139,23 @@ function im2col(x: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize,
     const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
     for (let kh = kh0; kh < kh1; kh++) {
       const ih = oh * sH - pT + kh * dH;
-      if (ih < 0 || ih >= H) {
-        zeroRun(dst, rowRun);
-      } else {
-        const xRow = xGrp + ((<usize>n * H + ih) * W * C << 2);
-        if (inside && whole) {
-          copyRun(dst, xRow + (<usize>iw0 * C << 2), rowRun);
-        } else {
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = iw0 + kw * dW;
-            const d = dst + (<usize>(kw * Cg) << 2);
-            if (iw >= 0 && iw < W) copyRun(d, xRow + (<usize>iw * C << 2), Cg);
-            else zeroRun(d, Cg);
-          }
-        }
-      }
-      dst += <usize>rowRun << 2;
-    }
-    if (++ow == OW) {
-      ow = 0;
-      if (++oh == OH) {
-        oh = 0;
-        n++;
-      }
-    }
-  }
-}
-
-/**
- * dx[n, ih, iw, grp·Cg + ci] += col[r, ...] (the adjoint of im2col over all kernel rows), only into the
- * image rows n·H + ih in [rLo, rHi) (a thread's share; [0, N·H) is everything). Contiguous window rows
- * are one run, as in im2col; each dx element still receives its terms in the same (pixel, tap) order.
- */
-function col2imAdd(dx: usize, geom: usize, grp: i32, p0: i32, rows: i32, col: usize, rLo: i32, rHi: i32): void {
-  const H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
-  const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
-  const Cg = C / g(geom, 15), OH = g(geom, 16), OW = g(geom, 17);
-  const rowRun = KW * Cg;
-  const whole = Cg == C && dW == 1;
-  const dxGrp = dx + (<usize>grp * Cg << 2);
-  let src = col;
-  // (n, oh, ow) of pixel p0, then stepped: integer divisions per pixel cost more than a 1-channel row copy
-  let ow = p0 % OW;
-  let oh = (p0 / OW) % OH;
-  let n = p0 / OW / OH;
-  for (let p = p0; p < p0 + rows; p++) {
-    const iw0 = ow * sW - pL;
-    const inside = iw0 >= 0 && iw0 + (KW - 1) * dW < W;
-    for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * sH - pT + kh * dH;
       const r = n * H + ih;
-      if (ih >= 0 && ih < H && r >= rLo && r < rHi) {
-        const dRow = dxGrp + (<usize>r * W * C << 2);
+      if (ih < 0 || ih >= H || !dir.keeps(r, rLo, rHi)) {
+        dir.outside(at, rowRun);
+      } else {
+        const imgRow = imgGrp + (<usize>r * W * C << 2);
         if (inside && whole) {
-          addRun(dRow + (<usize>iw0 * C << 2), src, rowRun);
+          dir.move(at, imgRow + (<usize>iw0 * C << 2), rowRun);
         } else {
           for (let kw = 0; kw < KW; kw++) {
             const iw = iw0 + kw * dW;
-            if (iw >= 0 && iw < W) addRun(dRow + (<usize>iw * C << 2), src + (<usize>(kw * Cg) << 2), Cg);
+            const d = at + (<usize>(kw * Cg) << 2);
+            if (iw >= 0 && iw < W) dir.move(d, imgRow + (<usize>iw * C << 2), Cg);
+            else dir.outside(d, Cg);
           }
         }
       }
-      src += <usize>rowRun << 2;
+      at += <usize>rowRun << 2;
     }
     if (++ow == OW) {
       ow = 0;
@@ -222,14 +198,14 @@ export function conv2d_rows_f32(
   for (let p = p0; p < p1; p += rows) {
     const r = min(rows, p1 - p);
     for (let grp = 0; grp < groups; grp++) {
-      if (KK > 0) im2col(x, geom, grp, p, r, col, 0, g(geom, 4));
+      if (KK > 0) im2col<Gather>(x, geom, grp, p, r, col, 0, g(geom, 4), 0, 0);
       gemm(0, 0, r, Coutg, KK, col, KK, w + (<usize>grp * Coutg << 2), Cout,
         y + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout, 0, ws);
     }
   }
 }
 
-/** dx = ∂/∂x of conv2d given dy: dcol = dy_g·w_gᵀ, then col2im (dx is overwritten). */
+/** dx = ∂/∂x of conv2d given dy: dcol = dy_g·w_gᵀ, then im2col's adjoint (dx is overwritten). */
 export function conv2d_backward_input_f32(dy: usize, w: usize, dx: usize, geom: usize, ws: usize, wsBytes: i32): void {
   conv2d_backward_input_rows_f32(dy, w, dx, geom, ws, wsBytes, 0, g(geom, 0) * g(geom, 1));
 }
@@ -242,7 +218,7 @@ export function conv2d_backward_input_f32(dy: usize, w: usize, dx: usize, geom: 
  * Image rows [r0, r1) of dx (r = n·H + ih; overwritten, other rows untouched). The output pixels whose
  * windows reach those rows are the rows oh of the first image from ⌈(ih0 + pT − (KH−1)·dH) / sH⌉ on, through
  * the rows of the last image up to ⌊(ih1 − 1 + pT) / sH⌋: their dcol rows are computed (a split recomputes
- * the few at its borders), and col2im adds only into [r0, r1). Every dx element still receives its
+ * the few at its borders), and im2col<ScatterAdd> adds only into [r0, r1). Every dx element still receives its
  * contributions in increasing pixel order, each computed as in the full call: bit-identical results.
  */
 export function conv2d_backward_input_rows_f32(
@@ -280,7 +256,7 @@ export function conv2d_backward_input_rows_f32(
     for (let grp = 0; grp < groups; grp++) {
       gemm(0, 1, r, KK, Coutg, dy + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout,
         w + (<usize>grp * Coutg << 2), Cout, col, KK, 0, ws);
-      col2imAdd(dx, geom, grp, p, r, col, r0, r1);
+      im2col<ScatterAdd>(dx, geom, grp, p, r, col, 0, KH, r0, r1);
     }
   }
 }
@@ -345,7 +321,7 @@ export function conv2d_backward_filter_rows_f32(
     for (let p = q0; p < q1; p += rows) {
       const r = min(rows, q1 - p);
       for (let grp = 0; grp < groups; grp++) {
-        im2col(x, geom, grp, p, r, col, kh0, kh1);
+        im2col<Gather>(x, geom, grp, p, r, col, kh0, kh1, 0, 0);
         gemm(1, 0, kn, Coutg, r, col, kn, dy + ((<usize>p * Cout + <usize>grp * Coutg) << 2), Cout,
           dwRows + (<usize>grp * Coutg << 2), Cout, p > q0 ? 1 : 0, ws);
       }
@@ -354,45 +330,47 @@ export function conv2d_backward_filter_rows_f32(
 }
 
 // ---- pooling (NHWC; window KH×KW, stride, pads, dilation from geom; channels C, vectorized over C) ---------
+//
+// The in-bounds taps of a window form a rectangle: kh in [kh0, kh1) (ih = oh·sH − pT + kh·dH in [0, H)) by
+// kw in [kw0, kw1), visited in (kh, kw) order. `pool<Op>` walks the output pixels, finds each window's
+// rectangle and hands it to the op, which loops over its taps by pointer steps.
 
-/** y = max over the in-bounds part of each window (padding never wins); NaN propagates. */
-export function max_pool2d_f32(x: usize, y: usize, geom: usize): void {
+/** First k in [0, K) with o·s − pad + k·d ≥ 0. */
+@inline function firstTap(o: i32, s: i32, pad: i32, d: i32): i32 {
+  return max(0, -floorDiv(o * s - pad, d));
+}
+
+/** One past the last k in [0, K) with o·s − pad + k·d < size (≤ firstTap when there is none). */
+@inline function endTap(o: i32, s: i32, pad: i32, d: i32, K: i32, size: i32): i32 {
+  return min(K, floorDiv(size - 1 - (o * s - pad), d) + 1);
+}
+
+/**
+ * For every output pixel, in order: op.pixel(win, out, aux, nh, nw, rowStep, tapStep, C, div) with `win` the
+ * first in-bounds tap's pixel in `img` (bytes; not read when nh·nw = 0), nh × nw taps (either may be ≤ 0:
+ * none), `rowStep` / `tapStep` the bytes from a tap to the next along kh / kw, `out` the pixel's C floats
+ * in `y` (which `pool` steps), aux passed through, div = KH·KW with countIncludePad, else the tap count.
+ */
+function pool<Op>(img: usize, y: usize, aux: usize, geom: usize, countIncludePad: i32): void {
+  const op = changetype<Op>(0);
   const N = g(geom, 0), H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
   const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
   const OH = g(geom, 16), OW = g(geom, 17);
+  const rowStep = <usize>dH * W * C << 2;
+  const tapStep = <usize>dW * C << 2;
   let out = y;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
+      const kh0 = firstTap(oh, sH, pT, dH);
+      const nh = endTap(oh, sH, pT, dH, KH, H) - kh0;
+      const ih = oh * sH - pT + kh0 * dH;
       for (let ow = 0; ow < OW; ow++) {
-        let c = 0;
-        for (; c < C; c += 4) {
-          const t = min(4, C - c);
-          let m = splat(-Infinity);
-          for (let kh = 0; kh < KH; kh++) {
-            const ih = oh * sH - pT + kh * dH;
-            if (ih < 0 || ih >= H) continue;
-            for (let kw = 0; kw < KW; kw++) {
-              const iw = ow * sW - pL + kw * dW;
-              if (iw < 0 || iw >= W) continue;
-              const src = x + ((((<usize>n * H + ih) * W + iw) * C + c) << 2);
-              if (t == 4) m = f32x4.max(m, v128.load(src));
-              else {
-                // partial channel group: fold through memory
-                v128.store(LANE, m);
-                for (let l = 0; l < t; l++) {
-                  const o = <usize>l << 2;
-                  store<f32>(LANE + o, max<f32>(load<f32>(LANE + o), load<f32>(src + o)));
-                }
-                m = v128.load(LANE);
-              }
-            }
-          }
-          if (t == 4) v128.store(out + (<usize>c << 2), m);
-          else {
-            v128.store(LANE, m);
-            for (let l = 0; l < t; l++) store<f32>(out + (<usize>(c + l) << 2), load<f32>(LANE + (<usize>l << 2)));
-          }
-        }
+        const kw0 = firstTap(ow, sW, pL, dW);
+        const nw = endTap(ow, sW, pL, dW, KW, W) - kw0;
+        const iw = ow * sW - pL + kw0 * dW;
+        const win = img + ((((<usize>n * H + ih) * W + iw) * C) << 2);
+        const div = countIncludePad ? KH * KW : max(0, nh) * max(0, nw);
+        op.pixel(win, out, aux, nh, nw, rowStep, tapStep, C, div);
         out += <usize>C << 2;
       }
     }
@@ -401,133 +379,135 @@ export function max_pool2d_f32(x: usize, y: usize, geom: usize): void {
 
 const LANE = memory.data(32, 16);
 
-/** dx = Σ over windows of dy routed to the first maximal in-bounds element of each window (per channel). */
-export function max_pool2d_backward_f32(x: usize, dy: usize, dx: usize, geom: usize): void {
-  const N = g(geom, 0), H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
-  const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
-  const OH = g(geom, 16), OW = g(geom, 17);
-  memory.fill(dx, 0, <usize>N * H * W * C << 2);
-  let gy = dy;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        for (let c = 0; c < C; c++) {
-          let best: f32 = -Infinity;
-          let at: isize = -1;
-          for (let kh = 0; kh < KH; kh++) {
-            const ih = oh * sH - pT + kh * dH;
-            if (ih < 0 || ih >= H) continue;
-            for (let kw = 0; kw < KW; kw++) {
-              const iw = ow * sW - pL + kw * dW;
-              if (iw < 0 || iw >= W) continue;
-              const idx = <isize>(((<usize>n * H + ih) * W + iw) * C + c);
-              const v = load<f32>(x + (<usize>idx << 2));
-              if (at < 0 || v > best || (v != v && best == best)) {
-                best = v;
-                at = idx;
-              }
+/** out = max over the window's taps per channel (padding never wins; −∞ for none); NaN propagates. */
+class MaxPool {
+  @inline pixel(
+    win: usize, out: usize, aux: usize, nh: i32, nw: i32, rowStep: usize, tapStep: usize, C: i32, div: i32,
+  ): void {
+    for (let c = 0; c < C; c += 4) {
+      const t = min(4, C - c);
+      let m = splat(-Infinity);
+      let row = win + (<usize>c << 2);
+      for (let a = 0; a < nh; a++, row += rowStep) {
+        let src = row;
+        for (let b = 0; b < nw; b++, src += tapStep) {
+          if (t == 4) m = f32x4.max(m, v128.load(src));
+          else {
+            // partial channel group: fold through memory
+            v128.store(LANE, m);
+            for (let l = 0; l < t; l++) {
+              const o = <usize>l << 2;
+              store<f32>(LANE + o, max<f32>(load<f32>(LANE + o), load<f32>(src + o)));
             }
-          }
-          if (at >= 0) {
-            const d = dx + (<usize>at << 2);
-            store<f32>(d, load<f32>(d) + load<f32>(gy + (<usize>c << 2)));
+            m = v128.load(LANE);
           }
         }
-        gy += <usize>C << 2;
+      }
+      if (t == 4) v128.store(out + (<usize>c << 2), m);
+      else {
+        v128.store(LANE, m);
+        for (let l = 0; l < t; l++) store<f32>(out + (<usize>(c + l) << 2), load<f32>(LANE + (<usize>l << 2)));
       }
     }
   }
+}
+
+/** dy (at out) routed per channel to the first maximal tap of the window in x; aux = dx − x (bytes). */
+class MaxPoolBackward {
+  @inline pixel(
+    win: usize, out: usize, aux: usize, nh: i32, nw: i32, rowStep: usize, tapStep: usize, C: i32, div: i32,
+  ): void {
+    for (let c = 0; c < C; c++) {
+      let best: f32 = -Infinity;
+      let at: usize = 0;
+      let found = false;
+      let row = win + (<usize>c << 2);
+      for (let a = 0; a < nh; a++, row += rowStep) {
+        let src = row;
+        for (let b = 0; b < nw; b++, src += tapStep) {
+          const v = load<f32>(src);
+          if (!found || v > best || (v != v && best == best)) {
+            best = v;
+            at = src;
+            found = true;
+          }
+        }
+      }
+      if (found) {
+        const d = at + aux;
+        store<f32>(d, load<f32>(d) + load<f32>(out + (<usize>c << 2)));
+      }
+    }
+  }
+}
+
+/** out = mean over the window's taps (÷ div; a window wholly in padding averages to 0). */
+class AvgPool {
+  @inline pixel(
+    win: usize, out: usize, aux: usize, nh: i32, nw: i32, rowStep: usize, tapStep: usize, C: i32, div: i32,
+  ): void {
+    zeroRun(out, C);
+    let row = win;
+    for (let a = 0; a < nh; a++, row += rowStep) {
+      let src = row;
+      for (let b = 0; b < nw; b++, src += tapStep) addRun(out, src, C);
+    }
+    const s: f32 = div > 0 ? <f32>1 / <f32>div : 0;
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      v128.store(out + o, f32x4.mul(v128.load(out + o), splat(s)));
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      store<f32>(out + o, load<f32>(out + o) * s);
+    }
+  }
+}
+
+/** The adjoint of AvgPool: dy (at out) ÷ div added into each tap of the window in dx (win). */
+class AvgPoolBackward {
+  @inline pixel(
+    win: usize, out: usize, aux: usize, nh: i32, nw: i32, rowStep: usize, tapStep: usize, C: i32, div: i32,
+  ): void {
+    const ss: f32 = <f32>1 / <f32>max(div, 1);
+    const vs = splat(ss);
+    let row = win;
+    for (let a = 0; a < nh; a++, row += rowStep) {
+      let d = row;
+      for (let b = 0; b < nw; b++, d += tapStep) {
+        let c = 0;
+        for (; c + 4 <= C; c += 4) {
+          const o = <usize>c << 2;
+          v128.store(d + o, f32x4.add(v128.load(d + o), f32x4.mul(v128.load(out + o), vs)));
+        }
+        for (; c < C; c++) {
+          const o = <usize>c << 2;
+          store<f32>(d + o, load<f32>(d + o) + load<f32>(out + o) * ss);
+        }
+      }
+    }
+  }
+}
+
+/** y = max over the in-bounds part of each window (padding never wins); NaN propagates. */
+export function max_pool2d_f32(x: usize, y: usize, geom: usize): void {
+  pool<MaxPool>(x, y, 0, geom, 0);
+}
+
+/** dx = Σ over windows of dy routed to the first maximal in-bounds element of each window (per channel). */
+export function max_pool2d_backward_f32(x: usize, dy: usize, dx: usize, geom: usize): void {
+  memory.fill(dx, 0, <usize>g(geom, 0) * g(geom, 1) * g(geom, 2) * g(geom, 3) << 2);
+  pool<MaxPoolBackward>(x, dy, dx - x, geom, 0);
 }
 
 /** y = mean over each window: divisor KH·KW with countIncludePad, else the in-bounds count. */
 export function avg_pool2d_f32(x: usize, y: usize, geom: usize, countIncludePad: i32): void {
-  const N = g(geom, 0), H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
-  const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
-  const OH = g(geom, 16), OW = g(geom, 17);
-  let out = y;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        memory.fill(out, 0, <usize>C << 2);
-        let count = 0;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * sH - pT + kh * dH;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * sW - pL + kw * dW;
-            if (iw < 0 || iw >= W) continue;
-            count++;
-            const src = x + ((((<usize>n * H + ih) * W + iw) * C) << 2);
-            let c = 0;
-            for (; c + 4 <= C; c += 4) {
-              const o = <usize>c << 2;
-              v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(src + o)));
-            }
-            for (; c < C; c++) {
-              const o = <usize>c << 2;
-              store<f32>(out + o, load<f32>(out + o) + load<f32>(src + o));
-            }
-          }
-        }
-        const div = countIncludePad ? KH * KW : count;
-        const s: f32 = div > 0 ? <f32>1 / <f32>div : 0; // a window wholly in padding averages to 0
-        let c = 0;
-        for (; c + 4 <= C; c += 4) {
-          const o = <usize>c << 2;
-          v128.store(out + o, f32x4.mul(v128.load(out + o), splat(s)));
-        }
-        for (; c < C; c++) {
-          const o = <usize>c << 2;
-          store<f32>(out + o, load<f32>(out + o) * s);
-        }
-        out += <usize>C << 2;
-      }
-    }
-  }
+  pool<AvgPool>(x, y, 0, geom, countIncludePad);
 }
 
 /** dx = adjoint of avg_pool2d: each dy spread evenly over its window's in-bounds elements. */
 export function avg_pool2d_backward_f32(dy: usize, dx: usize, geom: usize, countIncludePad: i32): void {
-  const N = g(geom, 0), H = g(geom, 1), W = g(geom, 2), C = g(geom, 3), KH = g(geom, 4), KW = g(geom, 5);
-  const sH = g(geom, 7), sW = g(geom, 8), pT = g(geom, 9), pL = g(geom, 11), dH = g(geom, 13), dW = g(geom, 14);
-  const OH = g(geom, 16), OW = g(geom, 17);
-  memory.fill(dx, 0, <usize>N * H * W * C << 2);
-  let gy = dy;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        let count = 0;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * sH - pT + kh * dH;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * sW - pL + kw * dW;
-            if (iw >= 0 && iw < W) count++;
-          }
-        }
-        const div = countIncludePad ? KH * KW : count;
-        const vs = splat(<f32>1 / <f32>max(div, 1));
-        const ss: f32 = <f32>1 / <f32>max(div, 1);
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * sH - pT + kh * dH;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * sW - pL + kw * dW;
-            if (iw < 0 || iw >= W) continue;
-            const d = dx + ((((<usize>n * H + ih) * W + iw) * C) << 2);
-            let c = 0;
-            for (; c + 4 <= C; c += 4) {
-              const o = <usize>c << 2;
-              v128.store(d + o, f32x4.add(v128.load(d + o), f32x4.mul(v128.load(gy + o), vs)));
-            }
-            for (; c < C; c++) {
-              const o = <usize>c << 2;
-              store<f32>(d + o, load<f32>(d + o) + load<f32>(gy + o) * ss);
-            }
-          }
-        }
-        gy += <usize>C << 2;
-      }
-    }
-  }
+  memory.fill(dx, 0, <usize>g(geom, 0) * g(geom, 1) * g(geom, 2) * g(geom, 3) << 2);
+  pool<AvgPoolBackward>(dx, dy, 0, geom, countIncludePad);
 }
