@@ -626,6 +626,29 @@ const logSoftmaxGradChain = (classes: number): ChainBound => ({
   },
 });
 
+/**
+ * rmsNorm's gradient for x (last axis C) is a chain of kernels too: rstd = rsqrt(mean(x²) + ε),
+ * x̂ = x·rstd, then dx = rstd·(ĝ − x̂·mean(ĝ⊙x̂)) with ĝ = G·γ (G = mul(1, G) first), each mean a sum
+ * (4C·u of Σ|terms|) and a mul by 1/C. Every step's error is counted as a relative error of its
+ * result (a mul 12u, an add of positives 8u, rsqrt 6u and half its input's), so nothing remains for
+ * an input perturbation (c = 0). rstd: square 12u, sum 4C·u, ·1/C 12u, +ε 8u, halved by rsqrt, plus
+ * 6u: ρ_r = (2C + 22)·u; x̂: ρ_r + 12u = (2C + 34)·u; ĝ: 24u. With P_i = |ĝ_i|, M = mean_j|ĝ_j·x̂_j|,
+ * Q_i = |x̂_i|·M, the error of dx_i/rstd is at most: ĝ's 24u·(P_i + Q_i); x̂ twice in x̂_i·mean(ĝ⊙x̂):
+ * 2ρ_x̂·Q_i; the products ĝ⊙x̂ 12u, their sum 4C·u and ·1/C 12u: (4C + 24)·u·Q_i; x̂·mean 12u·Q_i;
+ * the sub 4u·(|d| + P_i + Q_i) ≤ 8u·(P_i + Q_i); the last mul 12u and rstd's ρ_r on |d| ≤ P_i + Q_i.
+ * In all ≤ u·((2C + 66)·P_i + (10C + 170)·Q_i) ≤ (10C + 170)·u·T_i, T_i = rstd·(|ĝ_i| + |x̂_i|·M).
+ */
+const rmsNormGradChain = (size: number, eps: number): ChainBound => ({
+  c: 0,
+  k: 10 * size + 170,
+  terms: ([x, gamma], G) => {
+    const rstd = ops.rsqrt(ops.add(ops.mean(ops.square(x), -1, true), eps));
+    const xhat = ops.abs(ops.mul(x, rstd));
+    const gh = ops.abs(ops.mul(G!, gamma));
+    return ops.mul(rstd, ops.add(gh, ops.mul(xhat, ops.mean(ops.mul(gh, xhat), -1, true))));
+  },
+});
+
 function nnCases(): Case[] {
   const c: Case[] = [];
   for (const [shape, axis] of [
@@ -796,8 +819,10 @@ function nnCases(): Case[] {
   ]) {
     const k = shape[shape.length - 1];
     const p = [k];
-    // With a last axis of 1 the normalized value is ±1 (rms) or 0 (layer), and the textbook gradient
-    // formula computes a tiny derivative as a difference of O(1) terms: check the forward only.
+    // With a last axis of 1 layerNorm's x − mean(x) is 0, and its gradients are checked for k > 1 only:
+    // within the kernels' own bounds that difference may be ~u·|x| rather than 0, and the chain
+    // amplifies it by powers of rstd = ε^(−1/2) at second order, beyond a first-order bound. rmsNorm's
+    // chain bound covers k = 1 (x̂ = ±1, dx = rstd·ĝ·(1 − x̂²) tiny; the single-kernel rule fails there).
     const g = k > 1;
     c.push({
       op: 'layerNorm',
@@ -813,7 +838,8 @@ function nnCases(): Case[] {
       inputs: [f(shape, W), f(p)],
       fn: (x, gm) => ops.rmsNorm(x, gm, 1e-6),
       bound: stable(k, 8, k + 8),
-      grad: g ? [0, 1] : undefined,
+      grad: [0, 1],
+      gradChain: { 0: rmsNormGradChain(k, 1e-6) },
     });
   }
   for (const shape of [

@@ -142,7 +142,7 @@ export function forwardTolerance(
   return tol;
 }
 
-/** tol_i = u·(c·sens_i + k·|terms_i|) + c·2⁻¹²⁶: the bound of a chain (tolerance.ts). */
+/** tol_i = u·(c·sens_i + k·|terms_i|) + 8·2⁻¹²⁶: the bound of a chain (tolerance.ts). */
 function chainTolerance(
   name: string,
   what: string,
@@ -152,7 +152,7 @@ function chainTolerance(
 ): Float64Array {
   if (terms.length !== sens.length)
     throw new Error(`${name}: the ${what} chain's terms have ${terms.length} elements, want ${sens.length}`);
-  return sens.map((s, i) => U * (chain.c * s + chain.k * Math.abs(terms[i])) + chain.c * SUBNORMAL_FLOOR);
+  return sens.map((s, i) => U * (chain.c * s + chain.k * Math.abs(terms[i])) + 8 * SUBNORMAL_FLOOR);
 }
 
 function tryBroadcast(t: Tensor, shape: readonly number[]): Tensor | null {

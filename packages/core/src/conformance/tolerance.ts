@@ -73,10 +73,14 @@ export type Bound =
 
 /**
  * The bound of a result computed by a chain of steps (see the header): tol_i = u·(c·Σ_k
- * |∂r_i/∂x_k||x_k| + k·T_i) + c·2⁻¹²⁶, with T = `terms(inputs, cotangent)` on the reference.
+ * |∂r_i/∂x_k||x_k| + k·T_i) + 8·2⁻¹²⁶ (any step may flush subnormals), with T = `terms(inputs,
+ * cotangent)` on the reference.
  */
 export interface ChainBound {
-  /** The input perturbation c·u·|x| of the chain's step that reads the data input. */
+  /**
+   * The input perturbation c·u·|x| of the chain's step that reads the data input; 0 where the
+   * derivation counts every step's error as a relative error of its result instead.
+   */
   c: number;
   /** Roundings the chain's steps allow, in units of u relative to `terms`, from its error analysis. */
   k: number;
