@@ -649,6 +649,25 @@ const rmsNormGradChain = (size: number, eps: number): ChainBound => ({
   },
 });
 
+/** crossEntropyBackward's formula (s − q)·g on magnitudes, (s + q)·|g|, with g one per row. */
+const crossEntropyBackwardTerms =
+  (ls: number) =>
+  ([x, y, g]: Tensor[]): Tensor => {
+    const classes = x.shape[x.rank - 1];
+    const q = ops.add(ops.mul(ops.oneHot(y, classes), 1 - ls), ls / classes);
+    return ops.mul(ops.add(ops.softmax(x), q), ops.abs(ops.expandDims(g, -1)));
+  };
+/**
+ * crossEntropy's logits gradient (reduction 'none') is crossEntropyBackward's fused kernel applied to
+ * g = mul(1, G): that kernel's chain bound (derived at its cases, 8u·Σ|J||x| + (8C + 20)·u·T) plus
+ * g's 12u relative error: k = 8C + 32.
+ */
+const crossEntropyGradChain = (classes: number, ls: number): ChainBound => ({
+  c: 8,
+  k: 8 * classes + 32,
+  terms: ([x, y], G) => crossEntropyBackwardTerms(ls)([x, y, G!]),
+});
+
 function nnCases(): Case[] {
   const c: Case[] = [];
   for (const [shape, axis] of [
@@ -722,6 +741,7 @@ function nnCases(): Case[] {
       fn: (x, y) => ops.crossEntropy(x, y, { labelSmoothing: ls, reduction }),
       bound: transcendental(classes, classes + 3),
       grad: [0],
+      gradChain: { 0: crossEntropyGradChain(classes, ls) },
     });
   }
   for (const reduction of ['mean', 'sum'] as const) {
@@ -756,13 +776,6 @@ function nnCases(): Case[] {
   // on magnitudes. The single-kernel rule would allow 8u·((C + 2)·|dx_i| + Σ|∂dx_i/∂x||x| +
   // Σ_j|J_ji||u_j|), where Σ_j|J_ji||u_j| = s_i(1 − s_i)|u_i| + Q_i − s_i²|u_i|: too little for the
   // sum's C roundings, and ~0 when s_i → 1 (the confident rows below fail it on the f32 reference).
-  const crossEntropyBackwardTerms =
-    (ls: number) =>
-    ([x, y, g]: Tensor[]) => {
-      const classes = x.shape[x.rank - 1];
-      const q = ops.add(ops.mul(ops.oneHot(y, classes), 1 - ls), ls / classes);
-      return ops.mul(ops.add(ops.softmax(x), q), ops.abs(ops.expandDims(g, -1)));
-    };
   const logitsGradTerms = ([x, , g]: Tensor[], G?: Tensor) =>
     softmaxBackwardTerms(x, ops.mul(G!, ops.expandDims(g, -1)));
   for (const [shape, ls, gen] of [
@@ -793,6 +806,7 @@ function nnCases(): Case[] {
     fn: (x, y) => ops.crossEntropy(x, y, { reduction: 'none' }),
     bound: transcendental(7, 10),
     grad: [0],
+    gradChain: { 0: crossEntropyGradChain(7, 0) },
   });
   c.push({
     op: 'mse',
