@@ -85,27 +85,65 @@ fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800
  */
 const ROW_WORDS = 5;
 
-/** How a row kernel's binding is laid out, which decides its window when rows are split. */
+/**
+ * How a row kernel's binding is laid out, which decides its window when rows are split: 'rows' a
+ * [rows, size] tensor, 'vector' a [rows] one (labels, per-row losses and gradients), 'whole' a per-column
+ * [size] parameter (gamma, beta: bound whole, or a long row's segment of columns).
+ */
 type RowLayout = 'rows' | 'vector' | 'whole';
 
+interface RowBinding {
+  name: string;
+  elem: 'f32' | 'i32';
+  layout: RowLayout;
+}
+
+const X: RowBinding = { name: 'x', elem: 'f32', layout: 'rows' };
+const LABELS: RowBinding = { name: 'labels', elem: 'i32', layout: 'vector' };
+const column = (name: string): RowBinding => ({ name, elem: 'f32', layout: 'whole' });
+
 /**
- * Dispatches a row kernel over all rows at once, or — when a tensor is larger than one binding — over
- * runs of rows, binding the runs' windows of the [rows, size] and [rows] tensors (per-column
- * parameters such as gamma are bound whole). Rows longer than one binding go to `longRows`.
+ * Every row op: its input bindings (the row data x first; the output y follows them), y's layout, and the
+ * phases of its long-row form (see longRows).
+ */
+const ROW_OPS = {
+  softmax: { inputs: [X], y: 'rows', longPhases: ['stats', 'write'] },
+  logSoftmax: { inputs: [X], y: 'rows', longPhases: ['stats', 'write'] },
+  crossEntropy: { inputs: [X, LABELS], y: 'vector', longPhases: ['stats'] },
+  crossEntropyBackward: {
+    inputs: [X, LABELS, { name: 'g', elem: 'f32', layout: 'vector' }],
+    y: 'rows',
+    longPhases: ['stats', 'write'],
+  },
+  layerNorm: { inputs: [X, column('gamma'), column('beta')], y: 'rows', longPhases: ['sum', 'dev', 'write'] },
+  rmsNorm: { inputs: [X, column('gamma')], y: 'rows', longPhases: ['sumsq', 'write'] },
+} satisfies Record<string, { inputs: RowBinding[]; y: RowLayout; longPhases: string[] }>;
+
+type RowOp = keyof typeof ROW_OPS;
+
+/**
+ * Runs row op `op` (its kernel: `body` after rowKernel's prelude, with the WGSL math `math` beyond exp)
+ * over all rows at once, or — when a tensor is larger than one binding — over runs of rows, binding the
+ * runs' windows of the [rows, size] and [rows] tensors (per-column parameters such as gamma are bound
+ * whole). Rows longer than one binding go to `longRows`.
  */
 function rowDispatch(
   ctx: KernelContext,
-  kernel: { key: string; wgsl: () => string },
+  op: RowOp,
+  body: string,
   { rows, size, attr = 0 }: { rows: number; size: number; attr?: number },
   inputs: readonly TensorInfo[],
-  outputs: readonly TensorInfo[],
-  layout: readonly RowLayout[],
+  y: TensorInfo,
+  math: string[] = [],
 ): void {
+  const kernel = rowKernel(op, rowThreads(size), body, math);
+  const outputs = [y];
+  const layout = [...ROW_OPS[op].inputs.map((b) => b.layout), ROW_OPS[op].y];
   const all = [...inputs, ...outputs];
   const { alignElements, maxElements } = ctx.split;
   const split = needsSplit(ctx.split, ...all);
   if (split && size > maxElements - alignElements) {
-    longRows(ctx, { rows, size, attr }, inputs, outputs);
+    longRows(ctx, op, { rows, size, attr }, inputs, outputs);
     return;
   }
   const windowsOf = (s: number, e: number): BindingWindow[] =>
@@ -150,16 +188,8 @@ function rowDispatch(
  *   produces the outputs;
  * - layerNorm: Σx, then Σ(x − μ)², then `write`; rmsNorm: Σx², then `write`.
  * Segment sums are workgroup trees, so only the merge across segments adds roundings (a handful).
+ * The phases of each op are its `longPhases` in ROW_OPS.
  */
-const LONG_ROW_PHASES: Record<string, string[]> = {
-  softmax: ['stats', 'write'],
-  logSoftmax: ['stats', 'write'],
-  crossEntropy: ['stats'],
-  crossEntropyBackward: ['stats', 'write'],
-  layerNorm: ['sum', 'dev', 'write'],
-  rmsNorm: ['sumsq', 'write'],
-};
-
 /**
  * Params: [segment length, segment's first column j0, size, stats index (4·row), first segment,
  * last segment, attr (f32), x/y base (the segment's start in the x window — y, when it is per element,
@@ -258,50 +288,24 @@ function longRowPhase(op: string, phase: string): string {
   throw new Error(`no long-row phase ${op}/${phase}`);
 }
 
-/** Binding names of each op's inputs (the row data first). */
-const LONG_ROW_INPUTS: Record<string, { name: string; elem: 'f32' | 'i32' }[]> = {
-  softmax: [{ name: 'x', elem: 'f32' }],
-  logSoftmax: [{ name: 'x', elem: 'f32' }],
-  crossEntropy: [
-    { name: 'x', elem: 'f32' },
-    { name: 'labels', elem: 'i32' },
-  ],
-  crossEntropyBackward: [
-    { name: 'x', elem: 'f32' },
-    { name: 'labels', elem: 'i32' },
-    { name: 'g', elem: 'f32' },
-  ],
-  layerNorm: [
-    { name: 'x', elem: 'f32' },
-    { name: 'gamma', elem: 'f32' },
-    { name: 'beta', elem: 'f32' },
-  ],
-  rmsNorm: [
-    { name: 'x', elem: 'f32' },
-    { name: 'gamma', elem: 'f32' },
-  ],
-};
-
 /** Invocations per (row, segment) of a long row (segments are as long as a binding allows). */
 const LONG_ROW_THREADS = 256;
 
 function longRows(
   ctx: KernelContext,
+  op: RowOp,
   { rows, size, attr }: { rows: number; size: number; attr: number },
   inputs: readonly TensorInfo[],
   outputs: readonly TensorInfo[],
 ): void {
-  const op = ctx.op;
-  const phases = LONG_ROW_PHASES[op];
-  if (!phases) throw new Error(`webgpu ${op}: no long-row kernel`);
+  const spec = ROW_OPS[op];
   const { maxElements, alignElements } = ctx.split;
   const seg = maxElements - alignElements;
   const st = ctx.scratch(rows * 4, 'f32');
-  const perRowOutput = op === 'crossEntropy'; // y is [rows]: the loss
-  for (const phase of phases) {
+  for (const phase of spec.longPhases) {
     const key = `longRow/${op}/${phase}`;
     const wgsl = () => `${header(
-      LONG_ROW_INPUTS[op],
+      spec.inputs,
       [
         { name: 'y', elem: 'f32' },
         { name: 'st', elem: 'f32' },
@@ -330,9 +334,8 @@ ${longRowPhase(op, phase)}
         const xw = windowOver(r * size + j0, r * size + j0 + n - 1, alignElements);
         const cw = windowOver(j0, j0 + n - 1, alignElements);
         const vw = windowOver(r, r, alignElements);
-        // Inputs: x, then per-column parameters (gamma, beta) or per-row labels.
-        const perRowInputs = op === 'crossEntropy' || op === 'crossEntropyBackward';
-        const inWindows = inputs.map((_, i) => (i === 0 ? xw : perRowInputs ? vw : cw));
+        const windowOf = { rows: xw, vector: vw, whole: cw };
+        const inWindows = spec.inputs.map((b) => windowOf[b.layout]);
         const params = new Params()
           .u32(n, j0, size, 4 * r, j0 === 0 ? 1 : 0, j0 + n >= size ? 1 : 0)
           .f32(attr)
@@ -344,27 +347,26 @@ ${longRowPhase(op, phase)}
           outputs: [outputs[0], st],
           params,
           workgroups: [1, 1, 1],
-          windows: [...inWindows, perRowOutput ? vw : xw, null],
+          windows: [...inWindows, windowOf[spec.y], null],
         });
       }
   }
 }
 
 /**
- * A row kernel of `threads` invocations per row (the WGSL constant `RW`): `body` runs once per
+ * Row op `op`'s kernel, `threads` invocations per row (the WGSL constant `RW`): `body` runs once per
  * workgroup with `row`, `size` (= pu(1)), `base` (where the row starts in a [rows, size] binding),
  * `vrow` (its index in a [rows] binding) and `lid` defined; it strides over the row with `LOOP`.
  */
 function rowKernel(
-  key: string,
+  op: RowOp,
   threads: number,
-  inputs: { name: string; elem: 'f32' | 'i32' }[],
   body: string,
-  math: string[] = [],
+  math: string[],
 ): { key: string; wgsl: () => string } {
   return {
-    key: `${key}/${threads}`,
-    wgsl: () => `${header(inputs, [{ name: 'y', elem: 'f32' }], ROW_WORDS)}
+    key: `${op}/${threads}`,
+    wgsl: () => `${header(ROW_OPS[op].inputs, [{ name: 'y', elem: 'f32' }], ROW_WORDS)}
 ${mathLib(['consts', 'exp', ...math])}
 const RW = ${threads}u;
 ${WG_REDUCE}
@@ -418,16 +420,7 @@ function softmaxKernel(log: boolean): GPUKernel {
       : `${maxSumExp('s = s + e; y[base + j] = e;')}
   let scale = select(exp_acc(mt - M) / S, 0.0f, mt == -f32_inf());
   ${LOOP} { y[base + j] = select(f32_nan(), y[base + j] * scale, ok); }`;
-    rowDispatch(
-      ctx,
-      rowKernel(log ? 'logSoftmax' : 'softmax', rowThreads(size), [{ name: 'x', elem: 'f32' }], body, [
-        'log',
-      ]),
-      { rows, size },
-      [x],
-      [y],
-      ['rows', 'rows'],
-    );
+    rowDispatch(ctx, log ? 'logSoftmax' : 'softmax', body, { rows, size }, [x], y, ['log']);
   };
 }
 
@@ -452,23 +445,7 @@ const crossEntropy: GPUKernel = (
       y[vrow] = (M + log_acc(S)) - (1.0f - eps) * x[base + u32(label)] - (eps / f32(size)) * T;
     }
   }`;
-  rowDispatch(
-    ctx,
-    rowKernel(
-      'crossEntropy',
-      rowThreads(size),
-      [
-        { name: 'x', elem: 'f32' },
-        { name: 'labels', elem: 'i32' },
-      ],
-      body,
-      ['log'],
-    ),
-    { rows, size, attr: labelSmoothing },
-    [x, labels],
-    [y],
-    ['rows', 'vector', 'vector'],
-  );
+  rowDispatch(ctx, 'crossEntropy', body, { rows, size, attr: labelSmoothing }, [x, labels], y, ['log']);
 };
 
 /**
@@ -506,23 +483,7 @@ const crossEntropyBackward: GPUKernel = (
   ${ceTarget('pf(2u)', 'labels[vrow]', 'g[vrow]')}
   let scale = select(exp_acc(mt - M) / S, 0.0f, mt == -f32_inf());
   ${LOOP} { y[base + j] = select(f32_nan(), ${ceGrad('y[base + j] * scale', 'j')}, ok); }`;
-  rowDispatch(
-    ctx,
-    rowKernel(
-      'crossEntropyBackward',
-      rowThreads(size),
-      [
-        { name: 'x', elem: 'f32' },
-        { name: 'labels', elem: 'i32' },
-        { name: 'g', elem: 'f32' },
-      ],
-      body,
-    ),
-    { rows, size, attr: labelSmoothing },
-    [x, labels, g],
-    [y],
-    ['rows', 'vector', 'vector', 'rows'],
-  );
+  rowDispatch(ctx, 'crossEntropyBackward', body, { rows, size, attr: labelSmoothing }, [x, labels, g], y);
 };
 
 interface NormAttrs extends RowAttrs {
@@ -539,23 +500,7 @@ const layerNorm: GPUKernel = (ctx, [x, gamma, beta], [y], { rows, size, eps }: N
   ${LOOP} { let d = x[base + j] - mu; v = v + d * d; }
   let rstd = 1.0f / sqrt(wg_sum(v, lid) / f32(size) + pf(2u));
   ${LOOP} { y[base + j] = (x[base + j] - mu) * rstd * gamma[j] + beta[j]; }`;
-  rowDispatch(
-    ctx,
-    rowKernel(
-      'layerNorm',
-      rowThreads(size),
-      [
-        { name: 'x', elem: 'f32' },
-        { name: 'gamma', elem: 'f32' },
-        { name: 'beta', elem: 'f32' },
-      ],
-      body,
-    ),
-    { rows, size, attr: eps },
-    [x, gamma, beta],
-    [y],
-    ['rows', 'whole', 'whole', 'rows'],
-  );
+  rowDispatch(ctx, 'layerNorm', body, { rows, size, attr: eps }, [x, gamma, beta], y);
 };
 
 const rmsNorm: GPUKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormAttrs) => {
@@ -564,22 +509,7 @@ const rmsNorm: GPUKernel = (ctx, [x, gamma], [y], { rows, size, eps }: NormAttrs
   ${LOOP} { let v = x[base + j]; s = s + v * v; }
   let rstd = 1.0f / sqrt(wg_sum(s, lid) / f32(size) + pf(2u));
   ${LOOP} { y[base + j] = x[base + j] * rstd * gamma[j]; }`;
-  rowDispatch(
-    ctx,
-    rowKernel(
-      'rmsNorm',
-      rowThreads(size),
-      [
-        { name: 'x', elem: 'f32' },
-        { name: 'gamma', elem: 'f32' },
-      ],
-      body,
-    ),
-    { rows, size, attr: eps },
-    [x, gamma],
-    [y],
-    ['rows', 'whole', 'rows'],
-  );
+  rowDispatch(ctx, 'rmsNorm', body, { rows, size, attr: eps }, [x, gamma], y);
 };
 
 /** y = (x − mean)·rsqrt(var + eps)·gamma + beta, channel = last axis. */
