@@ -15,6 +15,7 @@ import { type BenchCase, kernelCases } from './cases.js';
 import type { Impl } from './impls/types.js';
 import { nodeImpls, unavailable } from './node-impls.js';
 import { optimStepSummary, runOptimStep } from './optim-step.js';
+import { measureFmaPeak } from './peak.js';
 import { Progress } from './progress.js';
 import { buildReport, fmtMs } from './report.js';
 import type { BenchResults, ImplInfo, MachineInfo } from './results.js';
@@ -138,7 +139,7 @@ export async function main(argv: string[]): Promise<BenchResults | undefined> {
     date: new Date().toISOString(),
     mode: o.quick ? 'quick' : 'full',
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-    machine: machineInfo(o),
+    machine: { ...machineInfo(o), fmaPeak: await measureFmaPeak() },
     impls: [],
     cases,
     kernels: [],

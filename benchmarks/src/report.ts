@@ -315,6 +315,8 @@ export function buildReport(res: BenchResults): Report {
   const m = res.machine;
   let md = `# descent benchmarks — ${res.date} (${res.mode} mode)\n\n`;
   md += `Machine: ${m.cores}-core ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, host \`${m.hostname}\`. ${m.note} Load average at the start: ${m.loadAverage.map((x) => x.toFixed(2)).join(', ')}.\n\n`;
+  if (m.fmaPeak)
+    md += `One core's arithmetic peak in the wasm kernels (${m.fmaPeak.variant} build, 12 independent f32x4 multiply-add chains, no memory traffic): **${m.fmaPeak.gflops.toFixed(1)} GFLOP/s** — read the wasm GFLOP/s below against it.\n\n`;
   md += `Command: \`${res.command}\` (${(res.durationSeconds / 60).toFixed(1)} min). Every implementation ran on the same seeded inputs in this one run; each output was checked against float64 under a derived error bound before it was timed. A ratio is peer time / descent time (> 1: descent is faster).\n\n`;
   md += `## Implementations\n\n| id | library | backend | where |\n|---|---|---|---|\n`;
   for (const i of [...res.impls, ...(res.browser?.impls ?? [])])

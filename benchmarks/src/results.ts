@@ -14,6 +14,8 @@ export interface MachineInfo {
   /** Free-text caveat printed in the report (shared VM, other jobs running). */
   note: string;
   loadAverage: number[];
+  /** One core's f32x4 multiply-add peak in the wasm kernels (src/peak.ts), when measured. */
+  fmaPeak?: { gflops: number; variant: string };
 }
 
 export interface ImplInfo {

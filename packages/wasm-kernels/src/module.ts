@@ -50,6 +50,8 @@ type Ptr = number;
 export interface KernelExports {
   heap_base(): Ptr;
   relaxed_simd(): number;
+  /** n iterations of 12 independent f32x4 multiply-adds (96 flops each): one core's arithmetic peak. */
+  fma_peak(n: number, s: number): number;
   matmul_workspace_bytes(): number;
   gemm(
     transA: number,
