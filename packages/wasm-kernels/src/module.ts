@@ -35,10 +35,11 @@ import {
   planBinary,
   planConv,
   planGemm,
-  planRows,
   planUnary,
-  type RowArg,
+  planRanges,
+  type RangeArg,
   type RowKernel,
+  type UpdateKernel,
   THREAD_EXPORTS,
   type ThreadExport,
   unaryCostNs,
@@ -718,7 +719,7 @@ export class KernelModule {
   /** y = softmax(x) over `rows` rows of n floats (max-subtracted); x === y allowed. Split by rows. */
   softmax(x: Ptr, y: Ptr, rows: number, n: number): void {
     const rb = 4 * n;
-    this.rowKernel('softmax_f32', [{ ptr: x, rowBytes: rb }, { ptr: y, rowBytes: rb }, rows, n], 2, rows, n);
+    this.rowKernel('softmax_f32', [{ ptr: x, stride: rb }, { ptr: y, stride: rb }, rows, n], 2, rows, n);
   }
 
   /** y = x − logsumexp(x) over `rows` rows of n floats; x === y allowed. Split by rows. */
@@ -726,7 +727,7 @@ export class KernelModule {
     const rb = 4 * n;
     this.rowKernel(
       'log_softmax_f32',
-      [{ ptr: x, rowBytes: rb }, { ptr: y, rowBytes: rb }, rows, n],
+      [{ ptr: x, stride: rb }, { ptr: y, stride: rb }, rows, n],
       2,
       rows,
       n,
@@ -738,10 +739,10 @@ export class KernelModule {
    * smoothed by eps (labels must be in range: the caller checks). Split by rows.
    */
   crossEntropy(x: Ptr, labels: Ptr, loss: Ptr, rows: number, C: number, eps: number): void {
-    const args: RowArg[] = [
-      { ptr: x, rowBytes: 4 * C },
-      { ptr: labels, rowBytes: 4 },
-      { ptr: loss, rowBytes: 4 },
+    const args: RangeArg[] = [
+      { ptr: x, stride: 4 * C },
+      { ptr: labels, stride: 4 },
+      { ptr: loss, stride: 4 },
     ];
     this.rowKernel('cross_entropy_f32', [...args, rows, C, eps], 3, rows, C);
   }
@@ -757,12 +758,12 @@ export class KernelModule {
     C: number,
     eps: number,
   ): void {
-    const args: RowArg[] = [
-      { ptr: x, rowBytes: 4 * C },
-      { ptr: labels, rowBytes: 4 },
-      { ptr: dloss, rowBytes: 4 * dlossStride },
+    const args: RangeArg[] = [
+      { ptr: x, stride: 4 * C },
+      { ptr: labels, stride: 4 },
+      { ptr: dloss, stride: 4 * dlossStride },
       dlossStride,
-      { ptr: dx, rowBytes: 4 * C },
+      { ptr: dx, stride: 4 * C },
     ];
     this.rowKernel('cross_entropy_backward_f32', [...args, rows, C, eps], 5, rows, C);
   }
@@ -780,10 +781,10 @@ export class KernelModule {
     rstdOut = 0,
   ): void {
     const rb = 4 * n;
-    const args: RowArg[] = [{ ptr: x, rowBytes: rb }, gamma, beta, { ptr: y, rowBytes: rb }, rows, n, eps];
+    const args: RangeArg[] = [{ ptr: x, stride: rb }, gamma, beta, { ptr: y, stride: rb }, rows, n, eps];
     this.rowKernel(
       'layer_norm_f32',
-      [...args, { ptr: meanOut, rowBytes: 4 }, { ptr: rstdOut, rowBytes: 4 }],
+      [...args, { ptr: meanOut, stride: 4 }, { ptr: rstdOut, stride: 4 }],
       4,
       rows,
       n,
@@ -793,14 +794,43 @@ export class KernelModule {
   /** y = x·rstd·gamma per row of n, rstd = 1/√(mean(x²) + eps); rstdOut (one float per row) may be 0. */
   rmsNorm(x: Ptr, gamma: Ptr, y: Ptr, rows: number, n: number, eps: number, rstdOut = 0): void {
     const rb = 4 * n;
-    const args: RowArg[] = [{ ptr: x, rowBytes: rb }, gamma, { ptr: y, rowBytes: rb }, rows, n, eps];
-    this.rowKernel('rms_norm_f32', [...args, { ptr: rstdOut, rowBytes: 4 }], 3, rows, n);
+    const args: RangeArg[] = [{ ptr: x, stride: rb }, gamma, { ptr: y, stride: rb }, rows, n, eps];
+    this.rowKernel('rms_norm_f32', [...args, { ptr: rstdOut, stride: 4 }], 3, rows, n);
   }
 
-  /** A row kernel, split by blocks of rows across the pool when big enough (see planRows). */
-  private rowKernel(fn: RowKernel, args: RowArg[], rowsAt: number, rows: number, rowLen: number): void {
-    if (this.pool) {
-      const plan = planRows(fn, args, rowsAt, rows, rowLen, this.pool.threads);
+  /**
+   * A fused optimizer update over n elements, in place (fn's pointer arguments are per-element arrays of
+   * f32: `{ ptr, stride: 4 }`, 0 for an operand the variant does not read; `args[nAt]` is n). Split into
+   * ranges of elements across the pool when big enough.
+   */
+  update(fn: UpdateKernel, args: RangeArg[], nAt: number): void {
+    this.rangeKernel(fn, args, nAt, args[nAt] as number, 1, 16);
+  }
+
+  /**
+   * Adafactor's update over p viewed as [rows, cols] (pointer arguments: `{ ptr, stride }` per row, plain
+   * numbers for the per-column and scalar operands; `args[rowsAt]` is rows). Split by blocks of rows.
+   */
+  adafactorUpdate(args: RangeArg[], rowsAt: number, cols: number): void {
+    this.rangeKernel('adafactor_update_f32', args, rowsAt, args[rowsAt] as number, cols, 1);
+  }
+
+  /** A row kernel, split by blocks of rows across the pool when big enough (see planRanges). */
+  private rowKernel(fn: RowKernel, args: RangeArg[], rowsAt: number, rows: number, rowLen: number): void {
+    this.rangeKernel(fn, args, rowsAt, rows, rowLen, 1);
+  }
+
+  private rangeKernel(
+    fn: RowKernel | UpdateKernel,
+    args: RangeArg[],
+    countAt: number,
+    units: number,
+    unitLen: number,
+    quantum: number,
+  ): void {
+    const pool = this.pool;
+    if (pool) {
+      const plan = planRanges(fn, args, countAt, units, unitLen, quantum, pool.threads);
       if (plan) {
         this.runPlan(plan);
         return;
@@ -809,6 +839,7 @@ export class KernelModule {
     const flat = args.map((a) => (typeof a === 'number' ? a : a.ptr));
     (this.exports[fn] as (...a: number[]) => void)(...flat);
   }
+
 
   /** y = op(a, b) with a broadcast plan from `broadcastPlan(outShape, [aShape, bShape])`. */
   binary(op: BinaryOpName, a: Ptr, b: Ptr, y: Ptr, plan: BroadcastPlan, dtype: 'f32' | 'i32' = 'f32'): void {

@@ -419,6 +419,61 @@ describe(`threads (${VARIANT})`, () => {
       });
     });
 
+    describe('fused optimizer updates (ranges of elements; Adafactor by rows), in place', () => {
+      const n = 1_000_003;
+      const p = randomF32(n, 41, -1, 1);
+      const g = randomF32(n, 42, -1, 1);
+      const m = randomF32(n, 43, -0.1, 0.1);
+      const v = randomF32(n, 44, 0, 0.01);
+      const el = (ptr: number) => ({ ptr, stride: 4 });
+      // the updated parameters are written over a copy of p in the output buffer
+      const fromP = (km: KernelModule, pp: number, out: number, len: number) =>
+        km.u8.copyWithin(out, pp, pp + 4 * len);
+      it('adam (AdamW: adaptive, decoupled decay; no amsgrad operand)', () => {
+        same([p, g, m, v], n, (km, [pp, pg, pm, pv], out) => {
+          fromP(km, pp!, out, n);
+          const coef = [0.9, 0.1, 0.999, 0.001, 0, 0.9999, 1e-3, 0, 1, 1e-8];
+          km.update('adam_update_f32', [el(out), el(pg!), el(pm!), el(pv!), el(0), n, 128 | 512, ...coef], 5);
+        });
+      });
+      it('lion', () => {
+        same([p, g, m], n, (km, [pp, pg, pm], out) => {
+          fromP(km, pp!, out, n);
+          km.update(
+            'lion_update_f32',
+            [el(out), el(pg!), el(pm!), n, 512, 1e-4, 0.9, 0.1, 0.99, 0.01, 0.9999],
+            3,
+          );
+        });
+      });
+      it('adafactor over [1001, 1000] with momentum', () => {
+        const rows = 1001;
+        const cols = 1000;
+        const rs = randomF32(rows, 45, 0.5, 2);
+        const cs = randomF32(cols, 46, 0.5, 2);
+        const scale = Float32Array.of(1e-3);
+        same([p, g, m, rs, cs, scale], rows * cols, (km, [pp, pg, pm, prs, pcs, ps], out) => {
+          fromP(km, pp!, out, rows * cols);
+          const row = (ptr: number) => ({ ptr, stride: 4 * cols });
+          const args = [
+            row(out),
+            row(pg!),
+            el(prs!),
+            pcs!,
+            ps!,
+            row(pm!),
+            rows,
+            cols,
+            2 | 512,
+            0.9,
+            0.1,
+            0.9999,
+          ];
+          km.adafactorUpdate(args, 6, cols);
+        });
+      });
+    });
+
     const binary: [BinaryOpName, number[], number[], number[]][] = [
       ['add', [13, 301, 357], [13, 301, 357], [301, 1]],
       ['mul', [9, 3, 211, 260], [1, 3, 1, 260], [9, 3, 211, 260]],

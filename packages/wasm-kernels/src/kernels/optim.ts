@@ -13,40 +13,8 @@ import type {
   SgdUpdateAttrs,
   TensorInfo,
 } from '@descent/core';
+import type { RangeArg } from '../threads/split.js';
 import type { WasmKernel, WasmKernelContext } from './types.js';
-
-type Ptr = number;
-
-/** The update exports of the kernel module (assembly/optim.ts). */
-interface UpdateExports {
-  sgd_update_f32(p: Ptr, g: Ptr, b: Ptr, n: number, flags: number, ...s: number[]): void;
-  adagrad_update_f32(p: Ptr, g: Ptr, s: Ptr, n: number, flags: number, ...c: number[]): void;
-  rmsprop_update_f32(
-    p: Ptr,
-    g: Ptr,
-    sq: Ptr,
-    ga: Ptr,
-    b: Ptr,
-    n: number,
-    flags: number,
-    ...s: number[]
-  ): void;
-  adadelta_update_f32(p: Ptr, g: Ptr, sq: Ptr, acc: Ptr, n: number, flags: number, ...s: number[]): void;
-  adam_update_f32(p: Ptr, g: Ptr, m: Ptr, v: Ptr, vmax: Ptr, n: number, flags: number, ...s: number[]): void;
-  lion_update_f32(p: Ptr, g: Ptr, m: Ptr, n: number, flags: number, ...s: number[]): void;
-  adafactor_update_f32(
-    p: Ptr,
-    g: Ptr,
-    rowScale: Ptr,
-    colScale: Ptr,
-    scale: Ptr,
-    m: Ptr,
-    rows: number,
-    cols: number,
-    flags: number,
-    ...s: number[]
-  ): void;
-}
 
 /** Bits of `flags` (the same constants as assembly/optim.ts). */
 const BITS = {
@@ -76,123 +44,148 @@ function flagsOf(a: Record<string, unknown>): number {
   return f;
 }
 
-const ex = (ctx: WasmKernelContext) => ctx.exports as unknown as UpdateExports;
-/** Address of an optional input (0 when the variant does not read it). */
-const opt = (ctx: WasmKernelContext, t: TensorInfo | undefined) => (t ? ctx.ptr(t) : 0);
+/** A per-element operand (split with the elements across threads); 0 when the variant does not read it. */
+const el = (ctx: WasmKernelContext, t: TensorInfo | undefined): RangeArg => ({
+  ptr: t ? ctx.ptr(t) : 0,
+  stride: 4,
+});
 
+// Each update: its per-element operands, then n (argument index nAt), the flags word and the coefficients.
 const sgdUpdate: WasmKernel = (ctx, [p, g, b], _outputs, a: SgdUpdateAttrs) =>
-  ex(ctx).sgd_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    opt(ctx, b),
-    p.size,
-    flagsOf({ ...a }),
-    a.lr,
-    a.weightDecay,
-    a.momentum,
-    a.bufferDecay,
-    a.gradScale,
+  ctx.km.update(
+    'sgd_update_f32',
+    [
+      el(ctx, p),
+      el(ctx, g),
+      el(ctx, b),
+      p.size,
+      flagsOf({ ...a }),
+      a.lr,
+      a.weightDecay,
+      a.momentum,
+      a.bufferDecay,
+      a.gradScale,
+    ],
+    3,
   );
 
 const adagradUpdate: WasmKernel = (ctx, [p, g, s], _outputs, a: AdagradUpdateAttrs) =>
-  ex(ctx).adagrad_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(s),
-    p.size,
-    flagsOf({ ...a }),
-    a.lr,
-    a.weightDecay,
-    a.eps,
+  ctx.km.update(
+    'adagrad_update_f32',
+    [el(ctx, p), el(ctx, g), el(ctx, s), p.size, flagsOf({ ...a }), a.lr, a.weightDecay, a.eps],
+    3,
   );
 
 const rmspropUpdate: WasmKernel = (ctx, inputs, _outputs, a: RmspropUpdateAttrs) => {
   const [p, g, sq] = inputs;
   const ga = a.centered ? inputs[3] : undefined;
   const b = a.hasMomentum ? inputs[a.centered ? 4 : 3] : undefined;
-  ex(ctx).rmsprop_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(sq),
-    opt(ctx, ga),
-    opt(ctx, b),
-    p.size,
-    flagsOf({ ...a }),
-    a.lr,
-    a.alpha,
-    a.oneMinusAlpha,
-    a.eps,
-    a.weightDecay,
-    a.momentum,
+  ctx.km.update(
+    'rmsprop_update_f32',
+    [
+      el(ctx, p),
+      el(ctx, g),
+      el(ctx, sq),
+      el(ctx, ga),
+      el(ctx, b),
+      p.size,
+      flagsOf({ ...a }),
+      a.lr,
+      a.alpha,
+      a.oneMinusAlpha,
+      a.eps,
+      a.weightDecay,
+      a.momentum,
+    ],
+    5,
   );
 };
 
 const adadeltaUpdate: WasmKernel = (ctx, [p, g, sq, acc], _outputs, a: AdadeltaUpdateAttrs) =>
-  ex(ctx).adadelta_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(sq),
-    ctx.ptr(acc),
-    p.size,
-    flagsOf({ ...a }),
-    a.lr,
-    a.rho,
-    a.oneMinusRho,
-    a.eps,
-    a.weightDecay,
+  ctx.km.update(
+    'adadelta_update_f32',
+    [
+      el(ctx, p),
+      el(ctx, g),
+      el(ctx, sq),
+      el(ctx, acc),
+      p.size,
+      flagsOf({ ...a }),
+      a.lr,
+      a.rho,
+      a.oneMinusRho,
+      a.eps,
+      a.weightDecay,
+    ],
+    4,
   );
 
 const adamUpdate: WasmKernel = (ctx, [p, g, m, v, vmax], _outputs, a: AdamUpdateAttrs) =>
-  ex(ctx).adam_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(m),
-    ctx.ptr(v),
-    opt(ctx, vmax),
-    p.size,
-    flagsOf({ ...a }),
-    a.beta1,
-    a.oneMinusBeta1,
-    a.beta2,
-    a.oneMinusBeta2,
-    a.weightDecay,
-    a.decay,
-    a.momentCoef,
-    a.gradCoef,
-    a.denomScale,
-    a.eps,
+  ctx.km.update(
+    'adam_update_f32',
+    [
+      el(ctx, p),
+      el(ctx, g),
+      el(ctx, m),
+      el(ctx, v),
+      el(ctx, vmax),
+      p.size,
+      flagsOf({ ...a }),
+      a.beta1,
+      a.oneMinusBeta1,
+      a.beta2,
+      a.oneMinusBeta2,
+      a.weightDecay,
+      a.decay,
+      a.momentCoef,
+      a.gradCoef,
+      a.denomScale,
+      a.eps,
+    ],
+    5,
   );
 
 const lionUpdate: WasmKernel = (ctx, [p, g, m], _outputs, a: LionUpdateAttrs) =>
-  ex(ctx).lion_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(m),
-    p.size,
-    flagsOf({ ...a }),
-    a.lr,
-    a.beta1,
-    a.oneMinusBeta1,
-    a.beta2,
-    a.oneMinusBeta2,
-    a.decay,
+  ctx.km.update(
+    'lion_update_f32',
+    [
+      el(ctx, p),
+      el(ctx, g),
+      el(ctx, m),
+      p.size,
+      flagsOf({ ...a }),
+      a.lr,
+      a.beta1,
+      a.oneMinusBeta1,
+      a.beta2,
+      a.oneMinusBeta2,
+      a.decay,
+    ],
+    3,
   );
 
-const adafactorUpdate: WasmKernel = (ctx, [p, g, rs, cs, scale, m], _outputs, a: AdafactorUpdateAttrs) =>
-  ex(ctx).adafactor_update_f32(
-    ctx.ptr(p),
-    ctx.ptr(g),
-    ctx.ptr(rs),
-    ctx.ptr(cs),
-    ctx.ptr(scale),
-    opt(ctx, m),
-    a.rows,
+/** p, g and m are [rows, cols] (split by rows); the row scales one float per row; col scales and scale whole. */
+const adafactorUpdate: WasmKernel = (ctx, [p, g, rs, cs, scale, m], _outputs, a: AdafactorUpdateAttrs) => {
+  const row = (t: TensorInfo | undefined): RangeArg => ({ ptr: t ? ctx.ptr(t) : 0, stride: 4 * a.cols });
+  ctx.km.adafactorUpdate(
+    [
+      row(p),
+      row(g),
+      { ptr: ctx.ptr(rs), stride: 4 },
+      ctx.ptr(cs),
+      ctx.ptr(scale),
+      row(m),
+      a.rows,
+      a.cols,
+      flagsOf({ ...a }),
+      a.beta1,
+      a.oneMinusBeta1,
+      a.decay,
+    ],
+    6,
     a.cols,
-    flagsOf({ ...a }),
-    a.beta1,
-    a.oneMinusBeta1,
-    a.decay,
   );
+};
 
 export const optimKernels: Record<string, WasmKernel> = {
   sgdUpdate,
