@@ -35,13 +35,13 @@ import {
   planBinary,
   planConv,
   planGemm,
-  planUnary,
   planRanges,
+  planUnary,
   type RangeArg,
   type RowKernel,
-  type UpdateKernel,
   THREAD_EXPORTS,
   type ThreadExport,
+  type UpdateKernel,
   unaryCostNs,
 } from './threads/split.js';
 
@@ -725,13 +725,7 @@ export class KernelModule {
   /** y = x − logsumexp(x) over `rows` rows of n floats; x === y allowed. Split by rows. */
   logSoftmax(x: Ptr, y: Ptr, rows: number, n: number): void {
     const rb = 4 * n;
-    this.rowKernel(
-      'log_softmax_f32',
-      [{ ptr: x, stride: rb }, { ptr: y, stride: rb }, rows, n],
-      2,
-      rows,
-      n,
-    );
+    this.rowKernel('log_softmax_f32', [{ ptr: x, stride: rb }, { ptr: y, stride: rb }, rows, n], 2, rows, n);
   }
 
   /**
@@ -839,7 +833,6 @@ export class KernelModule {
     const flat = args.map((a) => (typeof a === 'number' ? a : a.ptr));
     (this.exports[fn] as (...a: number[]) => void)(...flat);
   }
-
 
   /** y = op(a, b) with a broadcast plan from `broadcastPlan(outShape, [aShape, bShape])`. */
   binary(op: BinaryOpName, a: Ptr, b: Ptr, y: Ptr, plan: BroadcastPlan, dtype: 'f32' | 'i32' = 'f32'): void {
