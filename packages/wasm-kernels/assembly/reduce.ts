@@ -4,7 +4,7 @@
 // with the op's identity), so one loop serves f32 and i32 and every result is a vector whose lane 0 is
 // the answer.
 import { loadPartial, storePartial, splat, isplat, hsum, fma } from './common';
-import { vexp, vexpFast, vexpSlow, vlog } from './math';
+import { vexp, vexpFast, vexpSlow, vlog, vlog1pPos } from './math';
 
 // A reduction: `id` is the identity (splatted), `v` folds an input vector into an accumulator, `c`
 // merges two accumulators (≠ v for sums of squares).
@@ -358,10 +358,16 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   return m == 0 ? rowMax(p, n) : m;
 }
 
-/** Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. fast: every x − m is in exp's fast range. */
-@inline function sumExpWith(x: usize, y: usize, n: i32, m: f32, fast: bool): f32 {
+/**
+ * Σ exp(x − m) over a row; writes the exps to y when y ≠ 0. fast: every x − m is in exp's fast range.
+ * split (for log Σ): returns only the sum s' over the elements below the max (x − m ≠ 0, masked out of
+ * the vector sums with andnot) and counts the maxima, whose e⁰ = 1 exactly, in `rowMaximaOut` — the
+ * whole sum is rowMaximaOut + s'. Constant at every call, so softmax's path (split = false) has none of it.
+ */
+@inline function sumExpWith(x: usize, y: usize, n: i32, m: f32, fast: bool, split: bool): f32 {
   const vm = splat(m);
   let s0 = splat(0), s1 = splat(0);
+  let k0 = isplat(0); // −(count of maxima) per lane: an all-ones mask lane is −1
   let i = 0;
   for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
@@ -369,15 +375,24 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
     const d1 = f32x4.sub(v128.load(x + o, 16), vm);
     const d2 = f32x4.sub(v128.load(x + o, 32), vm);
     const d3 = f32x4.sub(v128.load(x + o, 48), vm);
-    const e0 = fast ? vexpFast(d0) : vexpSlow(d0);
-    const e1 = fast ? vexpFast(d1) : vexpSlow(d1);
-    const e2 = fast ? vexpFast(d2) : vexpSlow(d2);
-    const e3 = fast ? vexpFast(d3) : vexpSlow(d3);
+    let e0 = fast ? vexpFast(d0) : vexpSlow(d0);
+    let e1 = fast ? vexpFast(d1) : vexpSlow(d1);
+    let e2 = fast ? vexpFast(d2) : vexpSlow(d2);
+    let e3 = fast ? vexpFast(d3) : vexpSlow(d3);
     if (y) {
       v128.store(y + o, e0);
       v128.store(y + o, e1, 16);
       v128.store(y + o, e2, 32);
       v128.store(y + o, e3, 48);
+    }
+    if (split) {
+      const z0 = f32x4.eq(d0, splat(0)), z1 = f32x4.eq(d1, splat(0));
+      const z2 = f32x4.eq(d2, splat(0)), z3 = f32x4.eq(d3, splat(0));
+      k0 = i32x4.add(k0, i32x4.add(i32x4.add(z0, z1), i32x4.add(z2, z3)));
+      e0 = v128.andnot(e0, z0);
+      e1 = v128.andnot(e1, z1);
+      e2 = v128.andnot(e2, z2);
+      e3 = v128.andnot(e3, z3);
     }
     s0 = f32x4.add(s0, f32x4.add(e0, e2));
     s1 = f32x4.add(s1, f32x4.add(e1, e3));
@@ -385,42 +400,79 @@ export function argreduce_i32(op: i32, x: usize, y: usize, outer: i32, R: i32, i
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const d0 = f32x4.sub(v128.load(x + o), vm);
-    const e0 = fast ? vexpFast(d0) : vexpSlow(d0);
+    let e0 = fast ? vexpFast(d0) : vexpSlow(d0);
     if (y) v128.store(y + o, e0);
+    if (split) {
+      const z0 = f32x4.eq(d0, splat(0));
+      k0 = i32x4.add(k0, z0);
+      e0 = v128.andnot(e0, z0);
+    }
     s0 = f32x4.add(s0, e0);
   }
   let s = hsum(f32x4.add(s0, s1));
+  let maxima = 0;
+  if (split) {
+    maxima = -(i32x4.extract_lane(k0, 0) + i32x4.extract_lane(k0, 1) + i32x4.extract_lane(k0, 2) + i32x4.extract_lane(k0, 3));
+  }
   const t = n - i;
   if (t > 0) {
     const o = <usize>i << 2;
     const d = f32x4.sub(loadPartial(x + o, t), vm);
     const e = fast ? vexpFast(d) : vexpSlow(d);
     if (y) storePartial(y + o, e, t);
-    s += f32x4.extract_lane(e, 0);
-    if (t > 1) s += f32x4.extract_lane(e, 1);
-    if (t > 2) s += f32x4.extract_lane(e, 2);
+    if (split) {
+      // lane by lane: the zero-filled lanes past t have d = −m, which is 0 when m is
+      if (f32x4.extract_lane(d, 0) == 0) maxima++;
+      else s += f32x4.extract_lane(e, 0);
+      if (t > 1) {
+        if (f32x4.extract_lane(d, 1) == 0) maxima++;
+        else s += f32x4.extract_lane(e, 1);
+      }
+      if (t > 2) {
+        if (f32x4.extract_lane(d, 2) == 0) maxima++;
+        else s += f32x4.extract_lane(e, 2);
+      }
+    } else {
+      s += f32x4.extract_lane(e, 0);
+      if (t > 1) s += f32x4.extract_lane(e, 1);
+      if (t > 2) s += f32x4.extract_lane(e, 2);
+    }
   }
+  if (split) rowMaximaOut = maxima;
   return s;
 }
-
 /**
  * Σ exp(x − max) over a row of n, writing the exps to y when y ≠ 0; the max goes to `rowMaxOut`.
  * Whole rows take exp's fast path (chosen once per row, no per-vector test); a row with NaN, ±inf or a
  * spread over 86 (e.g. a −inf attention mask) takes the slow path, which gives the same bits for every
- * element the fast path covers.
+ * element the fast path covers. split: see sumExpWith.
  */
-@inline function rowSumExp(x: usize, y: usize, n: i32): f32 {
+@inline function rowSumExp(x: usize, y: usize, n: i32, split: bool = false): f32 {
   const mf = rowMaxFast(x, n);
   if (mf == mf) {
     rowMaxOut = mf;
-    return sumExpWith(x, y, n, mf, true);
+    return sumExpWith(x, y, n, mf, true, split);
   }
   const m = rowMax(x, n);
   rowMaxOut = m;
-  return sumExpWith(x, y, n, m, false);
+  return sumExpWith(x, y, n, m, false, split);
 }
 /** The max of the last rowSumExp row (a second return value; per instance, so per thread). */
 let rowMaxOut: f32 = 0;
+/** How many elements of the last split rowSumExp row equal its max. */
+let rowMaximaOut: i32 = 0;
+
+/**
+ * log Σ exp(x − max) over a row of n (the max in `rowMaxOut`), keeping what log(Σ) loses when Σ is within
+ * an ulp of 1: in a confident row (one logit L above the rest) Σ = 1 + s' with s' ≈ e⁻ᴸ, so log Σ ≈ s'
+ * — the whole log-softmax at the max, or the loss of a correct label — but fl(1 + s') = 1 for s' < 2⁻²⁴.
+ * With one max, log1p(s') keeps it; with k ≥ 2 maxima log(k + s') ≥ log 2, whose rounding of the sum is
+ * only relative. A row with NaN or ±∞ (x − max NaN at the max, counted in neither) gives NaN.
+ */
+@inline function rowLogSumExp(x: usize, n: i32): f32 {
+  const s = rowSumExp(x, 0, n, true);
+  return rowMaximaOut == 1 ? f32x4.extract_lane(vlog1pPos(f32x4.splat(s)), 0) : slog(<f32>rowMaximaOut + s);
+}
 
 @inline function slog(x: f32): f32 {
   return f32x4.extract_lane(vlog(f32x4.splat(x)), 0);
@@ -462,6 +514,35 @@ let rowMaxOut: f32 = 0;
   }
 }
 
+/**
+ * y = (x − a) − b over a row of n (y may equal x): log-softmax's (x − max) − log Σ, which is exactly −log Σ
+ * at the max, where x − (max + log Σ) would round a confident row's log Σ ≈ e⁻ᴸ away.
+ */
+@inline function subSubRow(x: usize, y: usize, n: i32, a: f32, b: f32): void {
+  const va = splat(a);
+  const vb = splat(b);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    const p = f32x4.sub(f32x4.sub(v128.load(x + o), va), vb);
+    const q = f32x4.sub(f32x4.sub(v128.load(x + o, 16), va), vb);
+    const r = f32x4.sub(f32x4.sub(v128.load(x + o, 32), va), vb);
+    const t = f32x4.sub(f32x4.sub(v128.load(x + o, 48), va), vb);
+    v128.store(y + o, p);
+    v128.store(y + o, q, 16);
+    v128.store(y + o, r, 32);
+    v128.store(y + o, t, 48);
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.sub(f32x4.sub(v128.load(x + o), va), vb));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(x + o) - a - b);
+  }
+}
+
 /** y = softmax(x) over each row of n (numerically stable, max-subtracted). y may equal x. */
 export function softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
   const rb = <usize>n << 2;
@@ -479,10 +560,8 @@ export function log_softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
     const yr = y + rb * r;
-    const s = rowSumExp(xr, 0, n);
-    const lse = rowMaxOut + slog(s);
-    if (xr != yr) memory.copy(yr, xr, rb);
-    scaleRow(yr, n, 1, -lse);
+    const ls = rowLogSumExp(xr, n);
+    subSubRow(xr, yr, n, rowMaxOut, ls);
   }
 }
 
@@ -491,9 +570,9 @@ export function logsumexp_f32(x: usize, y: usize, rows: i32, n: i32): void {
   const rb = <usize>n << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
-    const s = rowSumExp(xr, 0, n); // (NaN for a row of −inf: not used)
+    const ls = rowLogSumExp(xr, n); // (NaN for a row of −inf: not used)
     const m = rowMaxOut;
-    store<f32>(y + (<usize>r << 2), m == -Infinity ? m : m + slog(s));
+    store<f32>(y + (<usize>r << 2), m == -Infinity ? m : m + ls);
   }
 }
 
@@ -505,13 +584,16 @@ export function cross_entropy_f32(x: usize, labels: usize, loss: usize, rows: i3
   const rb = <usize>C << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + rb * r;
-    const se = rowSumExp(xr, 0, C);
-    const lse = rowMaxOut + slog(se);
+    const ls = rowLogSumExp(xr, C);
+    const m = rowMaxOut;
     const lab = load<i32>(labels + (<usize>r << 2));
     let l: f32 = NaN;
     if (lab >= 0 && lab < C) {
-      l = lse - (1 - eps) * load<f32>(xr + (<usize>lab << 2));
+      // log Σ added last: m − x_label is exactly 0 for a label at the max, and the loss log Σ ≈ e⁻ᴸ of a
+      // confident row would not survive m + log Σ
+      l = m - (1 - eps) * load<f32>(xr + (<usize>lab << 2));
       if (eps != 0) l -= eps * (reduceRowF32<RSum>(xr, C) / <f32>C);
+      l += ls;
     }
     store<f32>(loss + (<usize>r << 2), l);
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compares kernel builds (.wasm files) in ONE process on the same inputs: unary maps over 4M f32 (uniform in
-// [−8, 8]), softmax [4096×1024] and a 16 MB memory copy, calls alternating between the builds, medians of 15
+// [−8, 8]), softmax and log-softmax [4096×1024] and a 16 MB memory copy, calls alternating between the builds, medians of 15
 // batches of 3 calls. Prints process CPU time and wall time per call: on a machine shared with other work
 // the CPU time is what the call costs a core, the wall time includes waiting for one.
 //
@@ -42,10 +42,11 @@ const UNARY = {
   gelu: 'U_GELU_ERF',
   log: 'U_LOG',
 };
-const ops = [...Object.keys(UNARY), 'softmax', 'copy'];
+const ops = [...Object.keys(UNARY), 'softmax', 'logSoftmax', 'copy'];
 function run(m, op) {
   if (op === 'copy') m.u8.copyWithin(m.y, m.x, m.x + n * 4);
   else if (op === 'softmax') m.e.softmax_f32(m.x, m.y, 4096, 1024);
+  else if (op === 'logSoftmax') m.e.log_softmax_f32(m.x, m.y, 4096, 1024);
   else m.e.unary_f32(m.e[UNARY[op]].value, m.x, m.y, n, 1, 0); // silu: β = 1
 }
 const median = (a) => a.slice().sort((p, q) => p - q)[a.length >> 1];

@@ -590,6 +590,15 @@ function shapeCases(): Case[] {
 
 /** Logit pairs of confident rows: one class with s ≈ 1 − e⁻⁶ … 1 − e⁻¹⁵ (see softmaxGradChain). */
 const CONFIDENT: InputSpec['gen'] = { kind: 'values', values: [6, 0, 0.5, 15, 9, -1, -2, 11] };
+/**
+ * Long confident rows of 300: one logit 22 above others in [−3, 3], so log Σ = log(1 + s') with
+ * s' ≈ 3e-8 < 2⁻²⁴, where fl(1 + s') = 1; the max at column 270 in one row, 5 in the other, so a kernel
+ * that walks the row in segments (WebGPU with small bindings) merges it across them.
+ */
+const CONFIDENT_LONG: InputSpec['gen'] = {
+  kind: 'values',
+  values: Array.from({ length: 600 }, (_, i) => (i === 270 || i === 305 ? 22 : (i % 7) - 3)),
+};
 
 /** Softmax's backward formula s ⊙ (u − Σ u⊙s) on magnitudes: s ⊙ (|u| + Σ|u|⊙s), over the last axis. */
 function softmaxBackwardTerms(x: Tensor, u: Tensor): Tensor {
@@ -700,12 +709,14 @@ function nnCases(): Case[] {
   }
   // Rows far from uniform: huge logits (softmax one-hot to f32 precision), and confident rows where the
   // single-kernel rule for softmax's gradient (8u·Σ_j|J_ji||G_j| ≈ 8u·(1 − s_i)·…) falls below the
-  // rounding of its row sum (see crossEntropyBackward's derivation). No confident rows for logSoftmax:
-  // there its forward, y_max = −log(1 + e⁻ᴸ), is held to the single-kernel rule 8u·(C·|y| + Σ|J||x|)
-  // ≈ 8u·e⁻ᴸ·(…), which a kernel taking log(Σ) rather than log1p cannot meet (wasm: 0 for −5.0e-7).
+  // rounding of its row sum (see crossEntropyBackward's derivation). In a confident row logSoftmax's
+  // forward at the max, y = −log(1 + s'), s' = Σ_{j≠max} e^(x_j − max) ≈ e⁻ᴸ, is held to the single-kernel
+  // rule 8u·(C·|y| + Σ|J||x|) ≈ 8u·e⁻ᴸ·(…): a kernel must take log1p(s'), not log(fl(1 + s')) = 0 for
+  // s' < 2⁻²⁴ (every backend splits the row's sum into its maxima and the rest for that).
   for (const [tag, shape, gen] of [
     ['large logits', [4, 65], { kind: 'normal', scale: 300 }],
     ['confident rows', [8, 2], CONFIDENT],
+    ['long confident rows', [2, 300], CONFIDENT_LONG],
   ] as [string, number[], InputSpec['gen']][]) {
     const k = shape[1];
     c.push({
@@ -717,7 +728,6 @@ function nnCases(): Case[] {
       grad: [0],
       gradChain: { 0: softmaxGradChain(k) },
     });
-    if (gen === CONFIDENT) continue;
     c.push({
       op: 'logSoftmax',
       name: `logSoftmax ${tag} ${desc(shape)}`,
@@ -739,6 +749,24 @@ function nnCases(): Case[] {
       name: `crossEntropy [${rows},${classes}] smoothing ${ls}`,
       inputs: [f([rows, classes], W), i32([rows], 0, classes)],
       fn: (x, y) => ops.crossEntropy(x, y, { labelSmoothing: ls, reduction }),
+      bound: transcendental(classes, classes + 3),
+      grad: [0],
+      gradChain: { 0: crossEntropyGradChain(classes, ls) },
+    });
+  }
+  // Confident rows, labels at the max in the first half of the rows (the loss is log Σ ≈ e⁻ᴸ alone:
+  // (max − x_label) = 0 exactly, and log1p as for logSoftmax) and elsewhere in the second.
+  for (const [shape, gen, labels, ls] of [
+    [[8, 2], CONFIDENT, [0, 1, 0, 1, 1, 0, 1, 0], 0],
+    [[8, 2], CONFIDENT, [0, 1, 0, 1, 1, 0, 1, 0], 0.1],
+    [[2, 300], CONFIDENT_LONG, [270, 5], 0],
+  ] as [number[], InputSpec['gen'], number[], number][]) {
+    const classes = shape[1];
+    c.push({
+      op: 'crossEntropy',
+      name: `crossEntropy confident rows ${desc(shape)} smoothing ${ls}`,
+      inputs: [f(shape, gen), { shape: [shape[0]], dtype: 'i32', gen: { kind: 'values', values: labels } }],
+      fn: (x, y) => ops.crossEntropy(x, y, { labelSmoothing: ls, reduction: 'none' }),
       bound: transcendental(classes, classes + 3),
       grad: [0],
       gradChain: { 0: crossEntropyGradChain(classes, ls) },

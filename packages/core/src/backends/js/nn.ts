@@ -7,12 +7,23 @@ function rowMax(a: ArrayLike<number>, off: number, n: number): number {
   return m;
 }
 
-/** log Σ exp over one row, max-subtracted. */
-function rowLogSumExp(a: ArrayLike<number>, off: number, n: number): number {
+/**
+ * log Σ exp(x − m) over one row, m = the row max (returned with it), without losing the row's small
+ * terms: with k maxima (each e⁰ = 1 exactly) and s' = Σ e^(x − m) over the other elements, the sum is
+ * k + s', and log1p(s') for k = 1 keeps s' even when it is below the precision of 1 (a confident row,
+ * log Σ ≈ e⁻ᴸ: log(1 + s') rounds it away). For k ≥ 2, log(k + s') ≥ log 2 and the sum's rounding
+ * is relative. Rows with a NaN or ±∞ max give NaN (x − m is NaN at the max), as log Σ does.
+ */
+function rowLogSumExp(a: ArrayLike<number>, off: number, n: number): { m: number; logSum: number } {
   const m = rowMax(a, off, n);
-  let s = 0;
-  for (let j = 0; j < n; j++) s += Math.exp(a[off + j] - m);
-  return m + Math.log(s);
+  let rest = 0;
+  let maxima = 0;
+  for (let j = 0; j < n; j++) {
+    const d = a[off + j] - m;
+    if (d === 0) maxima++;
+    else rest += Math.exp(d);
+  }
+  return { m, logSum: maxima === 1 ? Math.log1p(rest) : Math.log(maxima + rest) };
 }
 
 const softmax: JsKernel = ([x], [y], { rows, size }: RowKernelAttrs) => {
@@ -28,8 +39,9 @@ const softmax: JsKernel = ([x], [y], { rows, size }: RowKernelAttrs) => {
 const logSoftmax: JsKernel = ([x], [y], { rows, size }: RowKernelAttrs) => {
   for (let r = 0; r < rows; r++) {
     const off = r * size;
-    const lse = rowLogSumExp(x.array, off, size);
-    for (let j = 0; j < size; j++) y.array[off + j] = x.array[off + j] - lse;
+    // (x − m) − log Σ: exact 0 − log Σ at the max, not x − (m + log Σ), where m + log Σ rounds it away.
+    const { m, logSum } = rowLogSumExp(x.array, off, size);
+    for (let j = 0; j < size; j++) y.array[off + j] = x.array[off + j] - m - logSum;
   }
 };
 
@@ -45,10 +57,10 @@ const crossEntropy: JsKernel = (
       throw new RangeError(`crossEntropy: label ${label} in row ${r} is out of range [0, ${size})`);
     let total = 0;
     for (let j = 0; j < size; j++) total += x.array[off + j];
-    y.array[r] =
-      rowLogSumExp(x.array, off, size) -
-      (1 - labelSmoothing) * x.array[off + label] -
-      (labelSmoothing / size) * total;
+    // The terms of the size of x first and log Σ last: at a confident row's max label m − x_label = 0
+    // exactly and the loss is log Σ ≈ e⁻ᴸ, which m + log Σ would round away.
+    const { m, logSum } = rowLogSumExp(x.array, off, size);
+    y.array[r] = m - (1 - labelSmoothing) * x.array[off + label] - (labelSmoothing / size) * total + logSum;
   }
 };
 

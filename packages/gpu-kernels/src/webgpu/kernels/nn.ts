@@ -12,7 +12,9 @@
  * invocation's own max m_t first, then Σ exp(x − m_t) over its elements, and merges the (m_t, s_t)
  * pairs in ONE tree with the rescaling s = s₁·e^(m₁−m) + s₂·e^(m₂−m), m = max(m₁, m₂): one tree instead
  * of two, and softmax evaluates exp once per element (it keeps e^(x − m_t) in y and scales y by
- * e^(m_t − M)/S in place) instead of twice. A row whose max M is not finite (a NaN, +∞, or all −∞) is
+ * e^(m_t − M)/S in place) instead of twice. logSoftmax and crossEntropy merge (m_t, c_t, r_t) instead —
+ * the count of elements at m_t and Σ e^(x − m_t) over the others — so that log Σ can be log1p of the
+ * rest in a confident row (logSum). A row whose max M is not finite (a NaN, +∞, or all −∞) is
  * NaN throughout, as in the reference (its e^(x − M) is NaN there).
  */
 import type { TensorInfo } from '@descent/core';
@@ -32,6 +34,7 @@ export const rowThreads = (size: number) => (size > 2048 ? 256 : 64);
 const WG_REDUCE = `
 var<workgroup> red: array<f32, RW>;
 var<workgroup> red2: array<f32, RW>;
+var<workgroup> red3: array<f32, RW>;
 fn max_nan(a: f32, b: f32) -> f32 { return select(max(a, b), f32_nan(), is_nan(a) || is_nan(b)); }
 fn wg_sum(v: f32, lid: u32) -> f32 {
   red[lid] = v;
@@ -76,7 +79,45 @@ fn wg_max_sumexp(m: f32, s: f32, lid: u32) -> vec2<f32> {
   workgroupBarrier();
   return r;
 }
+// A partial sum taken at max m, as (c, r): c elements equal to m (each e⁰ = 1) and r = Σ e^(x − m) over
+// the rest, seen from the larger max mm: kept as it is when m = mm, else all of it rescaled into the rest.
+fn at_max(c: f32, r: f32, m: f32, mm: f32) -> vec2<f32> {
+  if (m == mm) { return vec2<f32>(c, r); }
+  return vec2<f32>(0.0f, rescale(c + r, m, mm));
+}
+// (M, C, R): the row max, how many elements equal it and Σ e^(x − M) over the others, from each
+// invocation's (m_t, c_t, r_t) — the sum split so that log Σ can be log1p(R) when C = 1 (see logSum).
+fn wg_max_count_rest(m: f32, c: f32, r: f32, lid: u32) -> vec3<f32> {
+  red[lid] = m;
+  red2[lid] = c;
+  red3[lid] = r;
+  workgroupBarrier();
+  for (var k = RW / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) {
+      let m1 = red[lid];
+      let m2 = red[lid + k];
+      let mm = max_nan(m1, m2);
+      let a = at_max(red2[lid], red3[lid], m1, mm);
+      let b = at_max(red2[lid + k], red3[lid + k], m2, mm);
+      red2[lid] = a.x + b.x;
+      red3[lid] = a.y + b.y;
+      red[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  let out = vec3<f32>(red[0], red2[0], red3[0]);
+  workgroupBarrier();
+  return out;
+}
 fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }`;
+
+/**
+ * WGSL for log Σ e^(x − M) from the split sum Σ = C + R (C elements at the max M, R the rest): log1p(R)
+ * when C = 1, log(C + R) otherwise. In a confident row (one logit L above the rest) R ≈ e⁻ᴸ can be under
+ * f32's precision of 1, where log(1 + R) = 0 — yet log Σ ≈ R is the whole log-softmax at the max and the
+ * loss of a label there. With C ≥ 2, log(C + R) ≥ log 2 and the sum's rounding is relative.
+ */
+const logSum = (c: string, r: string) => `select(log_acc(${c} + ${r}), log1p_acc(${r}), ${c} == 1.0f)`;
 
 /**
  * Row-kernel parameters: [rows, size, attr (f32: eps or label smoothing), row base, vector base].
@@ -181,40 +222,38 @@ function rowDispatch(
  * Rows longer than one storage binding: each row is walked in segments of at most one binding, one
  * workgroup per (row, segment), in phases. Each phase runs over every segment of every row before the
  * next starts (dispatches in a pass are ordered), gathering per-row statistics in a scratch tensor
- * `st` (4 words per row) that the later phases read:
+ * `st` (5 words per row) that the later phases read:
  * - softmax / logSoftmax / crossEntropy(Backward): `stats` merges each segment's max m and Σexp(x − m) into the
  *   row's running (max, sum) — s' = s·e^(m − m') + s_seg·e^(m_seg − m'), the online softmax
- *   recurrence — plus Σx and x[label] for crossEntropy, whose loss the last segment writes; `write`
- *   produces the outputs;
+ *   recurrence (logSoftmax and crossEntropy keep the sum split, see longLogSumStats) — plus Σx and
+ *   x[label] for crossEntropy, whose loss the last segment writes; `write` produces the outputs;
  * - layerNorm: Σx, then Σ(x − μ)², then `write`; rmsNorm: Σx², then `write`.
  * Segment sums are workgroup trees, so only the merge across segments adds roundings (a handful).
  * The phases of each op are its `longPhases` in ROW_OPS.
  */
 /**
- * Params: [segment length, segment's first column j0, size, stats index (4·row), first segment,
+ * Params: [segment length, segment's first column j0, size, stats index (5·row), first segment,
  * last segment, attr (f32), x/y base (the segment's start in the x window — y, when it is per element,
  * is bound with the same window), column base (j0 in the gamma/beta windows), vector base (the row in
  * the labels / loss windows)].
  */
+/** A long row's loop over its segment's elements. */
+const SEG = 'for (var j = lid; j < n; j = j + RW)';
+/** Adds a segment's `value` into stats slot `slot` (the first segment stores it). */
+const merge = (value: string, slot: number) =>
+  `if (first) { st[k + ${slot}u] = ${value}; } else { st[k + ${slot}u] = st[k + ${slot}u] + ${value}; }`;
+
 function longRowPhase(op: string, phase: string): string {
-  const SEG = 'for (var j = lid; j < n; j = j + RW)';
-  const merge = (value: string, slot: number) =>
-    `if (first) { st[k + ${slot}u] = ${value}; } else { st[k + ${slot}u] = st[k + ${slot}u] + ${value}; }`;
   switch (`${op}/${phase}`) {
     case 'softmax/stats':
-    case 'logSoftmax/stats':
-    case 'crossEntropy/stats':
-    case 'crossEntropyBackward/stats': {
-      const ce = op === 'crossEntropy';
+    case 'crossEntropyBackward/stats':
       return `
   var m = -f32_inf();
   ${SEG} { m = max_nan(m, x[xb + j]); }
   m = wg_max(m, lid);
   var s = 0.0f;
-  var t = 0.0f;
-  ${SEG} { let v = x[xb + j]; s = s + exp_acc(v - m); t = t + v; }
+  ${SEG} { s = s + exp_acc(x[xb + j] - m); }
   s = wg_sum(s, lid);
-  ${ce ? 't = wg_sum(t, lid);' : ''}
   if (lid == 0u) {
     // A sum of 0 contributes nothing (its e^(m − m') may be e^(−∞ + ∞) = NaN).
     if (first) { st[k] = m; st[k + 1u] = s; } else {
@@ -222,27 +261,12 @@ function longRowPhase(op: string, phase: string): string {
       let s0 = st[k + 1u];
       let mm = max_nan(m0, m);
       st[k] = mm;
-      st[k + 1u] = select(s0 * exp_acc(m0 - mm), 0.0f, s0 == 0.0f) + select(s * exp_acc(m - mm), 0.0f, s == 0.0f);
-    }${
-      ce
-        ? `
-    ${merge('t', 2)}
-    let label = labels[vb];
-    var xl = 0.0f;
-    if (label >= i32(j0) && label < i32(j0 + n)) { xl = x[xb + u32(label) - j0]; }
-    ${merge('xl', 3)}
-    if (last) {
-      let eps = pf(6u);
-      if (label < 0 || u32(label) >= size) {
-        y[vb] = f32_nan();
-      } else {
-        y[vb] = (st[k] + log_acc(st[k + 1u])) - (1.0f - eps) * st[k + 3u] - (eps / f32(size)) * st[k + 2u];
-      }
-    }`
-        : ''
+      st[k + 1u] = rescale(s0, m0, mm) + rescale(s, m, mm);
     }
   }`;
-    }
+    case 'logSoftmax/stats':
+    case 'crossEntropy/stats':
+      return longLogSumStats(op === 'crossEntropy');
     case 'softmax/write':
       return `
   let m = st[k];
@@ -257,7 +281,7 @@ function longRowPhase(op: string, phase: string): string {
     case 'logSoftmax/write':
       return `
   let m = st[k];
-  let ls = log_acc(st[k + 1u]);
+  let ls = ${logSum('st[k + 4u]', 'st[k + 1u]')};
   ${SEG} { y[xb + j] = (x[xb + j] - m) - ls; }`;
     case 'layerNorm/sum':
     case 'rmsNorm/sumsq': {
@@ -288,6 +312,62 @@ function longRowPhase(op: string, phase: string): string {
   throw new Error(`no long-row phase ${op}/${phase}`);
 }
 
+/**
+ * The `stats` phase of logSoftmax and crossEntropy: like softmax's, but the row's sum kept split at its
+ * running max m (st[k]) as the count of elements equal to m (st[k + 4]) and Σ e^(x − m) over the rest
+ * (st[k + 1]), merged across segments with at_max (see wg_max_count_rest), so that log Σ can be
+ * log1p(rest) (logSum). crossEntropy also sums x (st[k + 2]) and picks x[label] (st[k + 3]); its last
+ * segment writes the loss, log Σ added last: (m − (1−ε)·x[label] − ε·mean x) + log Σ, whose first part is
+ * exactly 0 for a label at the max of a confident row, where the loss is all in log Σ ≈ e⁻ᴸ.
+ */
+function longLogSumStats(ce: boolean): string {
+  return `
+  var m = -f32_inf();
+  ${SEG} { m = max_nan(m, x[xb + j]); }
+  m = wg_max(m, lid);
+  // an all −∞ segment contributes nothing (its x − m would be −∞ + ∞)
+  let mz = select(m, 0.0f, m == -f32_inf());
+  var c = 0.0f;
+  var r = 0.0f;
+  var t = 0.0f;
+  ${SEG} {
+    let v = x[xb + j];
+    if (v - m == 0.0f) { c = c + 1.0f; } else { r = r + exp_acc(v - mz); }${ce ? '\n    t = t + v;' : ''}
+  }
+  c = wg_sum(c, lid);
+  r = wg_sum(r, lid);
+  ${ce ? 't = wg_sum(t, lid);' : ''}
+  if (lid == 0u) {
+    if (first) { st[k] = m; st[k + 4u] = c; st[k + 1u] = r; } else {
+      let m0 = st[k];
+      let mm = max_nan(m0, m);
+      let a = at_max(st[k + 4u], st[k + 1u], m0, mm);
+      let b = at_max(c, r, m, mm);
+      st[k] = mm;
+      st[k + 4u] = a.x + b.x;
+      st[k + 1u] = a.y + b.y;
+    }${
+      ce
+        ? `
+    ${merge('t', 2)}
+    let label = labels[vb];
+    var xl = 0.0f;
+    if (label >= i32(j0) && label < i32(j0 + n)) { xl = x[xb + u32(label) - j0]; }
+    ${merge('xl', 3)}
+    if (last) {
+      let eps = pf(6u);
+      if (label < 0 || u32(label) >= size) {
+        y[vb] = f32_nan();
+      } else {
+        let ls = ${logSum('st[k + 4u]', 'st[k + 1u]')};
+        y[vb] = ((st[k] - (1.0f - eps) * st[k + 3u]) - (eps / f32(size)) * st[k + 2u]) + ls;
+      }
+    }`
+        : ''
+    }
+  }`;
+}
+
 /** Invocations per (row, segment) of a long row (segments are as long as a binding allows). */
 const LONG_ROW_THREADS = 256;
 
@@ -301,7 +381,7 @@ function longRows(
   const spec = ROW_OPS[op];
   const { maxElements, alignElements } = ctx.split;
   const seg = maxElements - alignElements;
-  const st = ctx.scratch(rows * 4, 'f32');
+  const st = ctx.scratch(rows * 5, 'f32');
   for (const phase of spec.longPhases) {
     const key = `longRow/${op}/${phase}`;
     const wgsl = () => `${header(
@@ -337,7 +417,7 @@ ${longRowPhase(op, phase)}
         const windowOf = { rows: xw, vector: vw, whole: cw };
         const inWindows = spec.inputs.map((b) => windowOf[b.layout]);
         const params = new Params()
-          .u32(n, j0, size, 4 * r, j0 === 0 ? 1 : 0, j0 + n >= size ? 1 : 0)
+          .u32(n, j0, size, 5 * r, j0 === 0 ? 1 : 0, j0 + n >= size ? 1 : 0)
           .f32(attr)
           .u32(r * size + j0 - xw.offset, j0 - cw.offset, r - vw.offset);
         ctx.dispatch({
@@ -405,6 +485,28 @@ function maxSumExp(term: string, extra = ''): string {
   let ok = is_finite(M);`;
 }
 
+/**
+ * maxSumExp for log Σ (logSoftmax, crossEntropy): each invocation counts its elements equal to m_t in
+ * `c` (v − m_t = 0: never for m_t = ±∞ or NaN) and sums e^(v − m_t) over the others in `s`; the
+ * merged (M, C, R) give `LS` = log Σ e^(x − M) (logSum). `term` adds more per-element work with `v`.
+ */
+function maxLogSumExp(term = '', extra = ''): string {
+  return `
+  var mt = -f32_inf();
+  ${LOOP} { mt = max_nan(mt, x[base + j]); }
+  let mz = select(mt, 0.0f, mt == -f32_inf());
+  var c = 0.0f;
+  var s = 0.0f;${extra}
+  ${LOOP} {
+    let v = x[base + j];
+    if (v - mt == 0.0f) { c = c + 1.0f; } else { s = s + exp_acc(v - mz); }${term}
+  }
+  let mcr = wg_max_count_rest(mt, c, s, lid);
+  let M = mcr.x;
+  let LS = ${logSum('mcr.y', 'mcr.z')};
+  let ok = is_finite(M);`;
+}
+
 interface RowAttrs {
   rows: number;
   size: number;
@@ -414,9 +516,8 @@ function softmaxKernel(log: boolean): GPUKernel {
   return (ctx, [x], [y], { rows, size }: RowAttrs) => {
     // softmax keeps e^(x − m_t) in y and rescales it by e^(m_t − M)/S: one exp per element.
     const body = log
-      ? `${maxSumExp('s = s + e;')}
-  let ls = log_acc(S);
-  ${LOOP} { y[base + j] = select(f32_nan(), (x[base + j] - M) - ls, ok); }`
+      ? `${maxLogSumExp()}
+  ${LOOP} { y[base + j] = select(f32_nan(), (x[base + j] - M) - LS, ok); }`
       : `${maxSumExp('s = s + e; y[base + j] = e;')}
   let scale = select(exp_acc(mt - M) / S, 0.0f, mt == -f32_inf());
   ${LOOP} { y[base + j] = select(f32_nan(), y[base + j] * scale, ok); }`;
@@ -425,7 +526,7 @@ function softmaxKernel(log: boolean): GPUKernel {
 }
 
 /**
- * lse(x) − (1−ε)·x[label] − (ε/size)·Σx per row. A label outside [0, size) cannot throw from the
+ * lse(x) − (1−ε)·x[label] − (ε/size)·Σx per row, computed as (M − (1−ε)·x[label] − (ε/size)·Σx) + log Σ. A label outside [0, size) cannot throw from the
  * GPU: that row's loss is NaN.
  */
 const crossEntropy: GPUKernel = (
@@ -435,14 +536,15 @@ const crossEntropy: GPUKernel = (
   { rows, size, labelSmoothing }: RowAttrs & { labelSmoothing: number },
 ) => {
   const body = `
-  let eps = pf(2u);${maxSumExp('s = s + e; t = t + v;', '\n  var t = 0.0f;')}
+  let eps = pf(2u);${maxLogSumExp(' t = t + v;', '\n  var t = 0.0f;')}
   let T = wg_sum(t, lid);
   if (lid == 0u) {
     let label = labels[vrow];
     if (label < 0 || u32(label) >= size || !ok) {
       y[vrow] = f32_nan();
     } else {
-      y[vrow] = (M + log_acc(S)) - (1.0f - eps) * x[base + u32(label)] - (eps / f32(size)) * T;
+      // log Σ last: M − x[label] is exactly 0 for a label at the max, where the loss is log Σ ≈ e⁻ᴸ
+      y[vrow] = ((M - (1.0f - eps) * x[base + u32(label)]) - (eps / f32(size)) * T) + LS;
     }
   }`;
   rowDispatch(ctx, 'crossEntropy', body, { rows, size, attr: labelSmoothing }, [x, labels], y, ['log']);
