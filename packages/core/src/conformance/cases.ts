@@ -396,6 +396,15 @@ function reductionCases(): Case[] {
       grad: [0],
     });
   }
+  // Confident slices with the max near 0: log Σ = log1p(s') with s' down to e⁻³⁰ (fl(1 + s') = 1).
+  cases.push({
+    op: 'logSumExp',
+    name: 'logSumExp confident rows, max near 0 [5,2]',
+    inputs: [f([5, 2], { kind: 'values', values: [0, -20, -9, 0, 1e-3, -15, -0.5, -30, 0, 0] })],
+    fn: (x) => ops.logSumExp(x, -1),
+    bound: transcendental(2, 4),
+    grad: [0],
+  });
   return cases;
 }
 
